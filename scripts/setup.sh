@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what Sightline needs at run time and test time into the project-local cache
+# `.cache/` (nothing system-wide, nothing downloaded at build time):
+#   .cache/onnxruntime/libonnxruntime.so.1.31.1   from the PyPI wheel onnxruntime==1.31.1
+#   .cache/venv/                                  moto[server], pyarrow, duckdb (tests only)
+# Usage: scripts/setup.sh [runtime|test]   (default: runtime)
+# Sourcing scripts call `sightline_setup <what>`; it also exports the variables the binaries
+# and tests read (SIGHTLINE_ORT_DYLIB, CARGO_TARGET_DIR).
+set -euo pipefail
+
+ORT_VERSION=1.31.1
+
+sightline_setup() {
+  local what=${1:-runtime}
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  local cache="$root/.cache"
+  mkdir -p "$cache"
+
+  command -v cargo >/dev/null || { echo "error: cargo not found; install Rust (rustup) first" >&2; return 1; }
+  command -v python3 >/dev/null || { echo "error: python3 not found" >&2; return 1; }
+
+  # One shared target dir for every build and test of this checkout (CI can cache it).
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sightline/target}
+
+  local lib="$cache/onnxruntime/libonnxruntime.so.$ORT_VERSION"
+  if [ ! -f "$lib" ]; then
+    echo "==> fetching ONNX Runtime $ORT_VERSION (PyPI wheel) into .cache/onnxruntime"
+    local tmp
+    tmp=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --only-binary=:all: "onnxruntime==$ORT_VERSION" -d "$tmp"
+    mkdir -p "$cache/onnxruntime"
+    python3 - "$tmp" "$cache/onnxruntime" "$ORT_VERSION" <<'PY'
+import glob, sys, zipfile
+tmp, out, ver = sys.argv[1:]
+whl = glob.glob(f"{tmp}/onnxruntime-{ver}-*.whl")[0]
+name = f"onnxruntime/capi/libonnxruntime.so.{ver}"
+with zipfile.ZipFile(whl) as z, open(f"{out}/libonnxruntime.so.{ver}.part", "wb") as f:
+    f.write(z.read(name))
+PY
+    mv "$lib.part" "$lib"
+    rm -rf "$tmp"
+  fi
+  export SIGHTLINE_ORT_DYLIB="$lib"
+
+  if [ "$what" = test ]; then
+    local venv="$cache/venv"
+    if [ ! -x "$venv/bin/moto_server" ] || [ ! -f "$venv/.complete" ]; then
+      echo "==> installing moto[server], pyarrow, duckdb into .cache/venv"
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install --quiet --upgrade pip
+      "$venv/bin/pip" install --quiet 'moto[server]==5.*' 'pyarrow>=17' 'duckdb>=1.1' 'numpy' 'pillow'
+      touch "$venv/.complete"
+    fi
+    export SIGHTLINE_MOTO_SERVER="$venv/bin/moto_server"
+    export SIGHTLINE_PYTHON="$venv/bin/python"
+  fi
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  sightline_setup "${1:-runtime}"
+  echo "SIGHTLINE_ORT_DYLIB=$SIGHTLINE_ORT_DYLIB"
+fi

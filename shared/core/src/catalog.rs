@@ -1,0 +1,186 @@
+//! Catalogs: which models run on a catalog's images and how their outputs become tags.
+//! One TOML file per catalog under `models/catalogs/` (see `retail.toml` for every field).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::CoreError;
+
+/// Classifier settings of a catalog.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierConfig {
+    /// Model name (a manifest `models/<model>.toml`).
+    pub model: String,
+    /// How many classes to keep per image. Default: 5.
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    /// Classes below this probability are not stored (the top-1 class always is). Default: 0.0.
+    #[serde(default)]
+    pub min_score: f32,
+    /// A label contributes its taxonomy tags only at or above this probability. Default: 0.2.
+    #[serde(default = "default_tag_min_score")]
+    pub tag_min_score: f32,
+}
+
+fn default_top_k() -> usize {
+    5
+}
+fn default_tag_min_score() -> f32 {
+    0.2
+}
+
+/// One catalog (`retail`, `security`, `medical`, …).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Catalog name; must equal the file stem and the `incoming/<name>/` key prefix.
+    pub name: String,
+    /// What the catalog is for.
+    #[serde(default)]
+    pub description: String,
+    /// The classifier, if the catalog classifies.
+    pub classifier: Option<ClassifierConfig>,
+    /// Tag → model labels that produce it (exact label-file names). Labels not listed
+    /// produce no tag.
+    #[serde(default)]
+    pub taxonomy: BTreeMap<String, Vec<String>>,
+}
+
+impl CatalogConfig {
+    /// Parses one catalog from TOML text; `origin` names the source in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, CoreError> {
+        let c: CatalogConfig = toml::from_str(text).map_err(|e| CoreError::Invalid {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        if c.name.is_empty() || c.name.contains('/') || c.name.contains('=') {
+            return Err(CoreError::Invalid {
+                origin: origin.to_string(),
+                message: format!("catalog name {:?} must be non-empty without '/' or '='", c.name),
+            });
+        }
+        if let Some(cl) = &c.classifier {
+            if cl.top_k == 0 {
+                return Err(CoreError::Invalid {
+                    origin: origin.to_string(),
+                    message: "classifier.top_k must be at least 1".into(),
+                });
+            }
+        }
+        Ok(c)
+    }
+
+    /// Label → tags, the inverse of [`CatalogConfig::taxonomy`].
+    pub fn tags_by_label(&self) -> HashMap<String, Vec<String>> {
+        let mut m: HashMap<String, Vec<String>> = HashMap::new();
+        for (tag, labels) in &self.taxonomy {
+            for l in labels {
+                m.entry(l.clone()).or_default().push(tag.clone());
+            }
+        }
+        m
+    }
+
+    /// Every model name the catalog uses.
+    pub fn model_names(&self) -> Vec<&str> {
+        self.classifier.iter().map(|c| c.model.as_str()).collect()
+    }
+}
+
+/// All catalogs known to a deployment, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogs {
+    by_name: BTreeMap<String, CatalogConfig>,
+}
+
+impl Catalogs {
+    /// Loads every `*.toml` in `dir`. A file whose `name` differs from its stem is an error.
+    pub fn load_dir(dir: &Path) -> Result<Self, CoreError> {
+        let io = |e| CoreError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        };
+        let mut by_name = BTreeMap::new();
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let origin = p.display().to_string();
+            let text = std::fs::read_to_string(&p).map_err(|e| CoreError::Io {
+                path: origin.clone(),
+                source: e,
+            })?;
+            let c = CatalogConfig::from_toml(&text, &origin)?;
+            if p.file_stem().and_then(|s| s.to_str()) != Some(c.name.as_str()) {
+                return Err(CoreError::Invalid {
+                    origin,
+                    message: format!("catalog name {:?} must match the file name", c.name),
+                });
+            }
+            by_name.insert(c.name.clone(), c);
+        }
+        Ok(Catalogs { by_name })
+    }
+
+    /// Builds a set from configs already in memory.
+    pub fn from_configs(configs: impl IntoIterator<Item = CatalogConfig>) -> Self {
+        Catalogs {
+            by_name: configs.into_iter().map(|c| (c.name.clone(), c)).collect(),
+        }
+    }
+
+    /// The catalog called `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&CatalogConfig> {
+        self.by_name.get(name)
+    }
+
+    /// The catalog called `name`, or an error listing the known names.
+    pub fn require(&self, name: &str) -> Result<&CatalogConfig, CoreError> {
+        self.get(name).ok_or_else(|| CoreError::UnknownCatalog {
+            name: name.to_string(),
+            known: self.names().collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Catalog names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// All catalogs, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = &CatalogConfig> {
+        self.by_name.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_with_defaults_and_inverts_taxonomy() {
+        let c = CatalogConfig::from_toml(
+            "name = \"retail\"\n[classifier]\nmodel = \"m\"\n[taxonomy]\nfootwear = [\"clog\", \"sandal\"]\nsports = [\"sandal\"]\n",
+            "t",
+        )
+        .unwrap();
+        let cl = c.classifier.as_ref().unwrap();
+        assert_eq!((cl.top_k, cl.min_score, cl.tag_min_score), (5, 0.0, 0.2));
+        let inv = c.tags_by_label();
+        assert_eq!(inv["sandal"], vec!["footwear".to_string(), "sports".to_string()]);
+        assert_eq!(inv["clog"], vec!["footwear".to_string()]);
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_bad_names() {
+        assert!(CatalogConfig::from_toml("name = \"r\"\nbogus = 1\n", "t").is_err());
+        assert!(CatalogConfig::from_toml("name = \"a/b\"\n", "t").is_err());
+        assert!(CatalogConfig::from_toml("name = \"r\"\n[classifier]\nmodel=\"m\"\ntop_k = 0\n", "t").is_err());
+    }
+}

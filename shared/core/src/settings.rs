@@ -1,0 +1,177 @@
+//! Deployment settings, read from `SIGHTLINE_*` environment variables. Every default is
+//! written once, here, next to its field.
+
+use std::path::PathBuf;
+
+use crate::CoreError;
+
+/// Settings shared by every run mode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Folder holding model manifests, ONNX files and `catalogs/`.
+    /// `SIGHTLINE_MODELS_DIR`; default: found by [`Settings::locate_models_dir`].
+    pub models_dir: Option<PathBuf>,
+    /// Path of `libonnxruntime.so.1.31.1`. `SIGHTLINE_ORT_DYLIB` or `ORT_DYLIB_PATH`;
+    /// default: searched (see `sightline_vision::runtime`).
+    pub ort_dylib: Option<PathBuf>,
+    /// Key prefix under which uploads are routed by catalog. `SIGHTLINE_INCOMING_PREFIX`;
+    /// default `incoming/`.
+    pub incoming_prefix: String,
+    /// Key prefix of the results table. `SIGHTLINE_RESULTS_PREFIX`; default `results/`.
+    pub results_prefix: String,
+    /// Bucket the results go to. `SIGHTLINE_RESULTS_BUCKET`; default: the source object's bucket.
+    pub results_bucket: Option<String>,
+    /// Largest object fetched, in bytes. `SIGHTLINE_MAX_OBJECT_BYTES`; default 64 MiB.
+    pub max_object_bytes: u64,
+    /// Largest image decoded, in pixels (width × height from the header).
+    /// `SIGHTLINE_MAX_IMAGE_PIXELS`; default 100 000 000 (100 MP).
+    pub max_image_pixels: u64,
+    /// Objects fetched and decoded at once per batch. `SIGHTLINE_FETCH_CONCURRENCY`; default 16.
+    pub fetch_concurrency: usize,
+    /// Largest number of images per model run. `SIGHTLINE_INFER_BATCH`; default 16.
+    pub infer_batch: usize,
+    /// Inference threads (one ONNX Runtime session per model per thread).
+    /// `SIGHTLINE_INFER_THREADS`; default: the number of CPUs.
+    pub infer_threads: usize,
+    /// ONNX Runtime intra-op threads per session. `SIGHTLINE_INTRA_THREADS`; default 1
+    /// (parallelism comes from several sessions, which scales better on small machines).
+    pub intra_threads: usize,
+    /// Execution provider: `cpu` or `cuda`. `SIGHTLINE_EXECUTION_PROVIDER`; default `cpu`.
+    pub execution_provider: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Settings {
+            models_dir: None,
+            ort_dylib: None,
+            incoming_prefix: "incoming/".into(),
+            results_prefix: "results/".into(),
+            results_bucket: None,
+            max_object_bytes: 64 << 20,
+            max_image_pixels: 100_000_000,
+            fetch_concurrency: 16,
+            infer_batch: 16,
+            infer_threads: cpus,
+            intra_threads: 1,
+            execution_provider: "cpu".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults overridden by any `SIGHTLINE_*` variable that is set.
+    pub fn from_env() -> Result<Self, CoreError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Like [`Settings::from_env`] with a custom variable source (for tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
+        let mut s = Settings::default();
+        let num = |k: &str, into: &mut u64| -> Result<(), CoreError> {
+            if let Some(v) = get(k) {
+                *into = v.trim().parse().map_err(|_| CoreError::Invalid {
+                    origin: k.to_string(),
+                    message: format!("{v:?} is not a non-negative integer"),
+                })?;
+            }
+            Ok(())
+        };
+        let (mut fc, mut ib, mut it, mut ia) = (
+            s.fetch_concurrency as u64,
+            s.infer_batch as u64,
+            s.infer_threads as u64,
+            s.intra_threads as u64,
+        );
+        num("SIGHTLINE_MAX_OBJECT_BYTES", &mut s.max_object_bytes)?;
+        num("SIGHTLINE_MAX_IMAGE_PIXELS", &mut s.max_image_pixels)?;
+        num("SIGHTLINE_FETCH_CONCURRENCY", &mut fc)?;
+        num("SIGHTLINE_INFER_BATCH", &mut ib)?;
+        num("SIGHTLINE_INFER_THREADS", &mut it)?;
+        num("SIGHTLINE_INTRA_THREADS", &mut ia)?;
+        for (k, v) in [
+            ("SIGHTLINE_FETCH_CONCURRENCY", fc),
+            ("SIGHTLINE_INFER_BATCH", ib),
+            ("SIGHTLINE_INFER_THREADS", it),
+            ("SIGHTLINE_INTRA_THREADS", ia),
+        ] {
+            if v == 0 {
+                return Err(CoreError::Invalid {
+                    origin: k.into(),
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        (s.fetch_concurrency, s.infer_batch, s.infer_threads, s.intra_threads) =
+            (fc as usize, ib as usize, it as usize, ia as usize);
+        s.models_dir = get("SIGHTLINE_MODELS_DIR").map(PathBuf::from);
+        s.ort_dylib = get("SIGHTLINE_ORT_DYLIB").or_else(|| get("ORT_DYLIB_PATH")).map(PathBuf::from);
+        if let Some(v) = get("SIGHTLINE_INCOMING_PREFIX") {
+            s.incoming_prefix = v;
+        }
+        if let Some(v) = get("SIGHTLINE_RESULTS_PREFIX") {
+            s.results_prefix = v;
+        }
+        s.results_bucket = get("SIGHTLINE_RESULTS_BUCKET").filter(|v| !v.is_empty());
+        if let Some(v) = get("SIGHTLINE_EXECUTION_PROVIDER") {
+            s.execution_provider = v.to_ascii_lowercase();
+        }
+        if !matches!(s.execution_provider.as_str(), "cpu" | "cuda") {
+            return Err(CoreError::Invalid {
+                origin: "SIGHTLINE_EXECUTION_PROVIDER".into(),
+                message: format!("{:?} is not one of cpu, cuda", s.execution_provider),
+            });
+        }
+        Ok(s)
+    }
+
+    /// The models folder: the configured one, else `models/` (holding `catalogs/`) in the
+    /// current folder or any parent, else `models/` next to the executable (container and
+    /// Lambda packaging), else `$LAMBDA_TASK_ROOT/models`.
+    pub fn locate_models_dir(&self) -> Result<PathBuf, CoreError> {
+        if let Some(d) = &self.models_dir {
+            return Ok(d.clone());
+        }
+        let mut candidates = Vec::new();
+        if let Ok(cwd) = std::env::current_dir() {
+            candidates.extend(cwd.ancestors().map(|a| a.join("models")));
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            if let Some(dir) = exe.parent() {
+                candidates.push(dir.join("models"));
+            }
+        }
+        if let Ok(root) = std::env::var("LAMBDA_TASK_ROOT") {
+            candidates.push(PathBuf::from(root).join("models"));
+        }
+        candidates
+            .into_iter()
+            .find(|c| c.join("catalogs").is_dir())
+            .ok_or_else(|| CoreError::Invalid {
+                origin: "SIGHTLINE_MODELS_DIR".into(),
+                message: "no models folder found (looked for models/catalogs in the current folder, its parents and next to the executable); set SIGHTLINE_MODELS_DIR".into(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_and_validation() {
+        let s = Settings::from_lookup(|k| match k {
+            "SIGHTLINE_INFER_BATCH" => Some("8".into()),
+            "SIGHTLINE_RESULTS_BUCKET" => Some("out".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.infer_batch, 8);
+        assert_eq!(s.results_bucket.as_deref(), Some("out"));
+        assert_eq!(s.fetch_concurrency, 16);
+        assert!(Settings::from_lookup(|k| (k == "SIGHTLINE_INFER_BATCH").then(|| "0".into())).is_err());
+        assert!(Settings::from_lookup(|k| (k == "SIGHTLINE_INFER_BATCH").then(|| "x".into())).is_err());
+        assert!(Settings::from_lookup(|k| (k == "SIGHTLINE_EXECUTION_PROVIDER").then(|| "tpu".into())).is_err());
+    }
+}

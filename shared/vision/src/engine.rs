@@ -1,0 +1,254 @@
+//! Inference threads. Each thread owns one ONNX Runtime session per model (`Session::run`
+//! takes `&mut self`), and all threads take jobs from one queue, so a batch goes to
+//! whichever thread is free. Callers are async; the threads are plain OS threads, so
+//! model runs never block the async runtime.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::TensorRef;
+use tokio::sync::oneshot;
+
+use crate::manifest::LoadedModel;
+use crate::VisionError;
+
+/// Outputs of one model run over a batch of `n` images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOutput {
+    /// Images in the batch.
+    pub n: usize,
+    /// `n × classes` raw scores, row-major.
+    pub logits: Vec<f32>,
+    /// Classes per image.
+    pub classes: usize,
+    /// `n × dim` embeddings, if the model has an embedding output.
+    pub embedding: Option<Vec<f32>>,
+    /// Embedding size.
+    pub embedding_dim: usize,
+    /// Wall time of the run in milliseconds.
+    pub run_ms: f32,
+}
+
+struct Job {
+    model: usize,
+    input: Vec<f32>,
+    n: usize,
+    reply: oneshot::Sender<Result<ModelOutput, VisionError>>,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Inference threads.
+    pub threads: usize,
+    /// ONNX Runtime intra-op threads per session.
+    pub intra_threads: usize,
+    /// `cpu` or `cuda`.
+    pub execution_provider: String,
+}
+
+/// A pool of inference threads over a fixed set of models.
+pub struct Engine {
+    tx: Option<SyncSender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    models: Vec<Arc<LoadedModel>>,
+    provider: String,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("threads", &self.workers.len())
+            .field("models", &self.models.iter().map(|m| &m.manifest.name).collect::<Vec<_>>())
+            .field("provider", &self.provider)
+            .finish()
+    }
+}
+
+fn session(env: &Environment, model: &LoadedModel, cfg: &EngineConfig) -> Result<Session, VisionError> {
+    let err = |e: String| VisionError::Model {
+        model: model.manifest.name.clone(),
+        message: format!("cannot create session: {e}"),
+    };
+    let mut b = Session::builder(env)
+        .map_err(|e| err(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| err(e.to_string()))?
+        .with_intra_threads(cfg.intra_threads)
+        .map_err(|e| err(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| err(e.to_string()))?;
+    match cfg.execution_provider.as_str() {
+        "cpu" => {}
+        #[cfg(feature = "cuda")]
+        "cuda" => {
+            b = b
+                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                .map_err(|e| err(e.to_string()))?;
+        }
+        other => {
+            return Err(err(format!(
+                "execution provider {other:?} is not available in this build (cpu{})",
+                if cfg!(feature = "cuda") { ", cuda" } else { "; build with --features cuda for cuda" }
+            )))
+        }
+    }
+    b.commit_from_memory(&model.onnx).map_err(|e| err(e.to_string()))
+}
+
+fn run_one(session: &mut Session, model: &LoadedModel, input: &[f32], n: usize) -> Result<ModelOutput, VisionError> {
+    let m = &model.manifest;
+    let err = |e: String| VisionError::Inference {
+        model: m.name.clone(),
+        message: e,
+    };
+    let per = input.len() / n.max(1);
+    let side = ((per / 3) as f64).sqrt() as usize;
+    let t = Instant::now();
+    let tensor = TensorRef::from_array_view(([n, 3, side, side], input)).map_err(|e| err(e.to_string()))?;
+    let outputs = session
+        .run(ort::inputs![m.input.name.as_str() => tensor])
+        .map_err(|e| err(e.to_string()))?;
+    let extract = |name: &str| -> Result<(usize, Vec<f32>), VisionError> {
+        let v = outputs.get(name).ok_or_else(|| err(format!("no output named {name:?}")))?;
+        let (shape, data) = v.try_extract_tensor::<f32>().map_err(|e| err(e.to_string()))?;
+        let width = shape.iter().skip(1).product::<i64>() as usize;
+        Ok((width, data.to_vec()))
+    };
+    let (classes, logits) = extract(&m.outputs.logits)?;
+    let (embedding_dim, embedding) = match &m.outputs.embedding {
+        Some(name) => {
+            let (d, e) = extract(name)?;
+            (d, Some(e))
+        }
+        None => (0, None),
+    };
+    Ok(ModelOutput {
+        n,
+        logits,
+        classes,
+        embedding,
+        embedding_dim,
+        run_ms: t.elapsed().as_secs_f32() * 1e3,
+    })
+}
+
+impl Engine {
+    /// Starts `cfg.threads` threads, each creating a session for every model; returns
+    /// once all sessions exist, or the first error.
+    pub fn start(env: &'static Environment, models: Vec<Arc<LoadedModel>>, cfg: EngineConfig) -> Result<Engine, VisionError> {
+        let threads = cfg.threads.max(1);
+        let (tx, rx) = sync_channel::<Job>(threads * 2);
+        let rx = Arc::new(Mutex::new(rx));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), VisionError>>();
+        let mut workers = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let (rx, models, cfg, ready) = (Arc::clone(&rx), models.clone(), cfg.clone(), ready_tx.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("sightline-infer-{i}"))
+                .spawn(move || worker(env, rx, models, cfg, ready))
+                .map_err(|e| VisionError::Runtime(format!("cannot spawn inference thread: {e}")))?;
+            workers.push(handle);
+        }
+        drop(ready_tx);
+        let mut engine = Engine {
+            tx: Some(tx),
+            workers,
+            models,
+            provider: cfg.execution_provider.clone(),
+        };
+        for _ in 0..threads {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    engine.shutdown();
+                    return Err(e);
+                }
+                Err(_) => {
+                    engine.shutdown();
+                    return Err(VisionError::Runtime("an inference thread died while starting".into()));
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    /// The models, in the order given to [`Engine::start`].
+    pub fn models(&self) -> &[Arc<LoadedModel>] {
+        &self.models
+    }
+
+    /// Index of the model called `name`.
+    pub fn model_index(&self, name: &str) -> Option<usize> {
+        self.models.iter().position(|m| m.manifest.name == name)
+    }
+
+    /// Execution provider the sessions run on (`cpu`, `cuda`).
+    pub fn execution_provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// Runs model `model` on `n` images whose tensors are concatenated in `input`.
+    pub async fn run(&self, model: usize, input: Vec<f32>, n: usize) -> Result<ModelOutput, VisionError> {
+        let (reply, rx) = oneshot::channel();
+        let tx = self.tx.clone().ok_or_else(|| VisionError::Runtime("engine is shut down".into()))?;
+        let job = Job { model, input, n, reply };
+        // The queue holds a few jobs; wait for room off the async threads.
+        tokio::task::spawn_blocking(move || tx.send(job))
+            .await
+            .map_err(|e| VisionError::Runtime(e.to_string()))?
+            .map_err(|_| VisionError::Runtime("inference threads stopped".into()))?;
+        rx.await.map_err(|_| VisionError::Runtime("inference thread dropped the job".into()))?
+    }
+
+    fn shutdown(&mut self) {
+        self.tx.take();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn worker(
+    env: &'static Environment,
+    rx: Arc<Mutex<Receiver<Job>>>,
+    models: Vec<Arc<LoadedModel>>,
+    cfg: EngineConfig,
+    ready: std::sync::mpsc::Sender<Result<(), VisionError>>,
+) {
+    let sessions: Result<Vec<Session>, VisionError> = models.iter().map(|m| session(env, m, &cfg)).collect();
+    let mut sessions = match sessions {
+        Ok(s) => {
+            let _ = ready.send(Ok(()));
+            s
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    drop(ready);
+    loop {
+        let job = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        let result = match (sessions.get_mut(job.model), models.get(job.model)) {
+            (Some(s), Some(m)) => run_one(s, m, &job.input, job.n),
+            _ => Err(VisionError::Runtime(format!("no model with index {}", job.model))),
+        };
+        let _ = job.reply.send(result);
+    }
+}

@@ -1,0 +1,88 @@
+//! Sightline's vision layer: everything between image bytes and model outputs.
+//!
+//! * [`decode`]: sniff the format, refuse decompression bombs from the header, decode,
+//!   apply EXIF orientation, convert to RGB8.
+//! * [`preprocess`]: per-model tensors as each [`manifest`] specifies them.
+//! * [`runtime`]: the process-wide ONNX Runtime environment (loaded from a shared library).
+//! * [`engine`]: inference threads, one ONNX Runtime session per model per thread.
+//! * [`classify`]: softmax, top-k, catalog tags.
+
+pub mod classify;
+pub mod decode;
+pub mod engine;
+pub mod manifest;
+pub mod preprocess;
+pub mod runtime;
+
+pub use classify::{Classification, Classifier};
+pub use decode::{decode_image, DecodeLimits, RgbImage};
+pub use engine::{Engine, ModelOutput};
+pub use manifest::{ModelManifest, ModelRegistry};
+pub use preprocess::ClassifierPreprocess;
+
+use sightline_core::{Disposition, ErrorKind};
+
+/// Errors of the vision layer.
+#[derive(Debug, thiserror::Error)]
+pub enum VisionError {
+    /// The object is empty.
+    #[error("object is empty (0 bytes)")]
+    Empty,
+    /// No supported image format was recognised.
+    #[error("not an image in a supported format (JPEG, PNG, GIF, WebP)")]
+    NotAnImage,
+    /// The header claims more pixels than allowed.
+    #[error("image is {width}x{height} = {pixels} pixels, over the limit of {limit}")]
+    TooLarge {
+        /// Header width.
+        width: u32,
+        /// Header height.
+        height: u32,
+        /// width × height.
+        pixels: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// The format was recognised but the data is corrupt or truncated.
+    #[error("corrupt image: {0}")]
+    Corrupt(String),
+    /// The format was recognised but this variant is not supported.
+    #[error("unsupported image: {0}")]
+    Unsupported(String),
+    /// A model manifest, label file or model file is missing or invalid.
+    #[error("model {model}: {message}")]
+    Model {
+        /// Model name or path.
+        model: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The ONNX Runtime shared library could not be found or loaded.
+    #[error("ONNX Runtime: {0}")]
+    Runtime(String),
+    /// A model run failed.
+    #[error("inference failed for {model}: {message}")]
+    Inference {
+        /// Model name.
+        model: String,
+        /// ONNX Runtime's message.
+        message: String,
+    },
+}
+
+impl VisionError {
+    /// Permanent for anything about the input image; transient for runtime failures
+    /// (retrying on another instance may succeed).
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            VisionError::Empty => Disposition::Permanent(ErrorKind::EmptyObject),
+            VisionError::NotAnImage => Disposition::Permanent(ErrorKind::NotAnImage),
+            VisionError::TooLarge { .. } => Disposition::Permanent(ErrorKind::TooLarge),
+            VisionError::Corrupt(_) => Disposition::Permanent(ErrorKind::CorruptImage),
+            VisionError::Unsupported(_) => Disposition::Permanent(ErrorKind::UnsupportedFormat),
+            VisionError::Model { .. } | VisionError::Runtime(_) | VisionError::Inference { .. } => {
+                Disposition::Transient
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Model manifests (`models/<name>.toml`): file, checksum, input, preprocessing, labels,
+//! provenance. Loading a model verifies the checksum of the ONNX file and of the labels.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::{ClassifierPreprocess, VisionError};
+
+/// What a model does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Image classification (logits over the label file, optional embedding).
+    Classification,
+    /// Object detection (added with the detection work).
+    Detection,
+}
+
+/// The model input.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Input tensor name.
+    pub name: String,
+    /// `nchw` or `nhwc`.
+    pub layout: String,
+    /// Shape; -1 marks a dynamic axis.
+    pub shape: Vec<i64>,
+}
+
+/// Classifier preprocessing parameters (see [`ClassifierPreprocess`]).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessSpec {
+    /// Shorter side after resizing.
+    pub resize_shorter: u32,
+    /// Centre-crop side.
+    pub crop: u32,
+    /// Mean per channel on the 0..1 scale.
+    pub mean: [f32; 3],
+    /// Std per channel on the 0..1 scale.
+    pub std: [f32; 3],
+}
+
+/// Output tensor names.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Raw class scores, `[N, classes]`.
+    pub logits: String,
+    /// Embedding, `[N, dim]`, if the model exposes one.
+    pub embedding: Option<String>,
+}
+
+/// A model manifest as written in `models/<name>.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelManifest {
+    /// Model name (equals the manifest's file stem).
+    pub name: String,
+    /// Model version, stored in every results row.
+    pub version: String,
+    /// What the model does.
+    pub task: Task,
+    /// ONNX file, relative to the models folder.
+    pub file: String,
+    /// Expected sha256 of the ONNX file (hex).
+    pub sha256: String,
+    /// Label file (one class per line), relative to the models folder.
+    pub labels: String,
+    /// Expected sha256 of the label file, if pinned.
+    pub labels_sha256: Option<String>,
+    /// Where the weights came from.
+    pub source: String,
+    /// Licence terms of code and weights.
+    pub licence: String,
+    /// Input tensor.
+    pub input: InputSpec,
+    /// Preprocessing.
+    pub preprocess: PreprocessSpec,
+    /// Output tensors.
+    pub outputs: OutputSpec,
+    /// Reference metrics from the source's evaluation.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// A manifest with its verified model bytes and labels.
+#[derive(Debug)]
+pub struct LoadedModel {
+    /// The manifest.
+    pub manifest: ModelManifest,
+    /// The ONNX file's bytes (checksum verified).
+    pub onnx: Arc<[u8]>,
+    /// Class names, index = class id.
+    pub labels: Vec<String>,
+}
+
+impl LoadedModel {
+    /// The classifier preprocessing this model expects.
+    pub fn preprocess(&self) -> ClassifierPreprocess {
+        let p = &self.manifest.preprocess;
+        ClassifierPreprocess {
+            resize_shorter: p.resize_shorter,
+            crop: p.crop,
+            mean: p.mean,
+            std: p.std,
+        }
+    }
+}
+
+/// The models folder: manifests, ONNX files, label files, `catalogs/`.
+#[derive(Debug, Clone)]
+pub struct ModelRegistry {
+    dir: PathBuf,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl ModelRegistry {
+    /// A registry over `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        ModelRegistry { dir: dir.into() }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Reads `<dir>/<name>.toml`.
+    pub fn manifest(&self, name: &str) -> Result<ModelManifest, VisionError> {
+        let err = |message: String| VisionError::Model {
+            model: name.to_string(),
+            message,
+        };
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(err("invalid model name".into()));
+        }
+        let path = self.dir.join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read manifest {}: {e}", path.display())))?;
+        let m: ModelManifest = toml::from_str(&text).map_err(|e| err(format!("invalid manifest {}: {e}", path.display())))?;
+        if m.name != name {
+            return Err(err(format!("manifest {} names itself {:?}", path.display(), m.name)));
+        }
+        Ok(m)
+    }
+
+    /// Reads the manifest, the ONNX file and the labels, verifying both checksums.
+    pub fn load(&self, name: &str) -> Result<Arc<LoadedModel>, VisionError> {
+        let manifest = self.manifest(name)?;
+        let err = |message: String| VisionError::Model {
+            model: name.to_string(),
+            message,
+        };
+        let path = self.dir.join(&manifest.file);
+        let onnx = std::fs::read(&path).map_err(|e| err(format!("cannot read model file {}: {e}", path.display())))?;
+        let got = sha256_hex(&onnx);
+        if !got.eq_ignore_ascii_case(&manifest.sha256) {
+            return Err(err(format!(
+                "checksum mismatch for {}: manifest says sha256 {}, file has {got}; the file is corrupt or not the model the manifest describes",
+                path.display(),
+                manifest.sha256
+            )));
+        }
+        let lpath = self.dir.join(&manifest.labels);
+        let ltext = std::fs::read_to_string(&lpath).map_err(|e| err(format!("cannot read labels {}: {e}", lpath.display())))?;
+        if let Some(want) = &manifest.labels_sha256 {
+            let got = sha256_hex(ltext.as_bytes());
+            if !got.eq_ignore_ascii_case(want) {
+                return Err(err(format!("checksum mismatch for {}: expected {want}, got {got}", lpath.display())));
+            }
+        }
+        let labels: Vec<String> = ltext.lines().map(|l| l.trim().to_string()).collect();
+        if manifest.task == Task::Classification && manifest.input.layout != "nchw" {
+            return Err(err(format!("classifier layout {:?} is not supported (nchw only)", manifest.input.layout)));
+        }
+        Ok(Arc::new(LoadedModel {
+            manifest,
+            onnx: onnx.into(),
+            labels,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> ModelRegistry {
+        ModelRegistry::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"))
+    }
+
+    #[test]
+    fn shipped_manifests_load_and_verify() {
+        for name in ["efficientnet_lite0", "mobilenet_v2"] {
+            let m = shipped().load(name).unwrap();
+            assert_eq!(m.labels.len(), 1000);
+            assert_eq!(m.manifest.outputs.embedding.as_deref(), Some("embedding"));
+        }
+    }
+
+    #[test]
+    fn checksum_mismatch_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = shipped();
+        let text = std::fs::read_to_string(src.dir().join("mobilenet_v2.toml")).unwrap();
+        std::fs::write(dir.path().join("mobilenet_v2.toml"), text).unwrap();
+        std::fs::write(dir.path().join("mobilenet_v2_embed.onnx"), b"not the model").unwrap();
+        std::fs::copy(src.dir().join("imagenet_labels.txt"), dir.path().join("imagenet_labels.txt")).unwrap();
+        let e = ModelRegistry::new(dir.path()).load("mobilenet_v2").unwrap_err().to_string();
+        assert!(e.contains("checksum mismatch"), "{e}");
+        let e = ModelRegistry::new(dir.path()).load("nope").unwrap_err().to_string();
+        assert!(e.contains("cannot read manifest"), "{e}");
+    }
+}

@@ -1,0 +1,142 @@
+//! Classifier preprocessing, matching torchvision's reference exactly in geometry:
+//! shorter side to `resize_shorter` (long side truncated), antialiased bilinear, centre
+//! crop `crop` × `crop` at `round((h - crop) / 2)` (round half to even), then
+//! `(pixel / 255 - mean) / std` per channel, CHW.
+//!
+//! The resize and the crop are one `fast_image_resize` call: the crop window is mapped
+//! back to source coordinates, so the filter support (which widens with the downscale
+//! factor, as PIL's does) and the sample positions equal those of resize-then-crop.
+
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+
+use crate::{RgbImage, VisionError};
+
+/// Resize + crop + normalise for an NCHW float classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassifierPreprocess {
+    /// Shorter side after the resize (256 for the shipped models).
+    pub resize_shorter: u32,
+    /// Side of the square centre crop, and of the model input (224).
+    pub crop: u32,
+    /// Per-channel mean on the 0..1 scale (R, G, B).
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation on the 0..1 scale (R, G, B).
+    pub std: [f32; 3],
+}
+
+/// Python's `round(x / 2)` for a non-negative integer `x` (round half to even).
+fn half_round_even(x: u32) -> u32 {
+    let h = x / 2;
+    if x % 2 == 1 && h % 2 == 1 {
+        h + 1
+    } else {
+        h
+    }
+}
+
+impl ClassifierPreprocess {
+    /// Floats written per image: `3 * crop * crop`.
+    pub fn tensor_len(&self) -> usize {
+        3 * (self.crop as usize) * (self.crop as usize)
+    }
+
+    /// The source-pixel window `(left, top, width, height)` that the crop covers.
+    pub fn source_window(&self, width: u32, height: u32) -> (f64, f64, f64, f64) {
+        let (s, c) = (self.resize_shorter as u64, self.crop);
+        let (w, h) = (width as u64, height as u64);
+        let (rw, rh) = if w <= h {
+            (s, s * h / w)
+        } else {
+            (s * w / h, s)
+        };
+        let (rw, rh) = (rw.max(c as u64) as u32, rh.max(c as u64) as u32);
+        let left = half_round_even(rw - c) as f64;
+        let top = half_round_even(rh - c) as f64;
+        let sx = width as f64 / rw as f64;
+        let sy = height as f64 / rh as f64;
+        (left * sx, top * sy, c as f64 * sx, c as f64 * sy)
+    }
+
+    /// Writes the CHW tensor of `img` into `out` (length [`Self::tensor_len`]).
+    pub fn run(&self, resizer: &mut Resizer, img: &RgbImage, out: &mut [f32]) -> Result<(), VisionError> {
+        assert_eq!(out.len(), self.tensor_len(), "output slice has the wrong length");
+        let src = ImageRef::new(img.width, img.height, &img.pixels, PixelType::U8x3)
+            .map_err(|e| VisionError::Corrupt(format!("pixel buffer: {e}")))?;
+        let mut dst = Image::new(self.crop, self.crop, PixelType::U8x3);
+        let (l, t, w, h) = self.source_window(img.width, img.height);
+        let opts = ResizeOptions::new()
+            .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
+            .crop(l, t, w, h);
+        resizer
+            .resize(&src, &mut dst, &opts)
+            .map_err(|e| VisionError::Corrupt(format!("resize: {e}")))?;
+        let lut: [[f32; 256]; 3] = std::array::from_fn(|c| {
+            std::array::from_fn(|v| (v as f32 / 255.0 - self.mean[c]) / self.std[c])
+        });
+        let plane = (self.crop * self.crop) as usize;
+        let (r, rest) = out.split_at_mut(plane);
+        let (g, b) = rest.split_at_mut(plane);
+        for (i, px) in dst.buffer().chunks_exact(3).enumerate() {
+            r[i] = lut[0][px[0] as usize];
+            g[i] = lut[1][px[1] as usize];
+            b[i] = lut[2][px[2] as usize];
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pp() -> ClassifierPreprocess {
+        ClassifierPreprocess {
+            resize_shorter: 256,
+            crop: 224,
+            mean: [0.5; 3],
+            std: [0.5; 3],
+        }
+    }
+
+    #[test]
+    fn geometry_matches_torchvision() {
+        // 500x375 -> 341x256 (int(256*500/375) = 341), left = round(117/2) = 58 (58.5 -> 58),
+        // top = 16
+        let (l, t, w, h) = pp().source_window(500, 375);
+        let sx = 500.0 / 341.0;
+        assert!((l - 58.0 * sx).abs() < 1e-9 && (t - 16.0 * 375.0 / 256.0).abs() < 1e-9);
+        assert!((w - 224.0 * sx).abs() < 1e-9 && (h - 224.0 * 375.0 / 256.0).abs() < 1e-9);
+        assert_eq!(half_round_even(33), 16);
+        assert_eq!(half_round_even(35), 18);
+        assert_eq!(half_round_even(34), 17);
+    }
+
+    #[test]
+    fn constant_image_normalises_exactly() {
+        let img = RgbImage {
+            width: 300,
+            height: 200,
+            pixels: [255u8, 0, 127].repeat(300 * 200),
+        };
+        let mut out = vec![0f32; pp().tensor_len()];
+        pp().run(&mut Resizer::new(), &img, &mut out).unwrap();
+        let plane = 224 * 224;
+        assert!(out[..plane].iter().all(|&v| (v - 1.0).abs() < 1e-6));
+        assert!(out[plane..2 * plane].iter().all(|&v| (v + 1.0).abs() < 1e-6));
+        assert!(out[2 * plane..].iter().all(|&v| (v - (127.0 / 255.0 - 0.5) / 0.5).abs() < 1e-6));
+    }
+
+    #[test]
+    fn tiny_and_extreme_aspect_images_work() {
+        for (w, h) in [(1, 1), (3, 1000), (4000, 7)] {
+            let img = RgbImage {
+                width: w,
+                height: h,
+                pixels: vec![9; (w * h * 3) as usize],
+            };
+            let mut out = vec![0f32; pp().tensor_len()];
+            pp().run(&mut Resizer::new(), &img, &mut out).unwrap();
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Preprocessing and inference parity with the reference implementation (PIL + ONNX
+//! Runtime in Python): the project's own fixtures always, and the reference tensors in
+//! `../shared/models/reference` when that folder exists.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fast_image_resize::Resizer;
+use sightline_vision::engine::EngineConfig;
+use sightline_vision::manifest::LoadedModel;
+use sightline_vision::{decode_image, runtime, DecodeLimits, Engine, ModelRegistry};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn registry() -> ModelRegistry {
+    ModelRegistry::new(repo().join("models"))
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn preprocess(model: &LoadedModel, image: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(image).unwrap();
+    let img = decode_image(&bytes, DecodeLimits { max_pixels: 100_000_000 }).unwrap();
+    let pp = model.preprocess();
+    let mut out = vec![0f32; pp.tensor_len()];
+    pp.run(&mut Resizer::new(), &img, &mut out).unwrap();
+    out
+}
+
+/// Mean and max absolute difference, in units of one 8-bit pixel level.
+fn diff_levels(a: &[f32], b: &[f32], std: f32) -> (f32, f32) {
+    assert_eq!(a.len(), b.len());
+    let scale = 255.0 * std;
+    let (mut sum, mut max) = (0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        let d = (x - y).abs() * scale;
+        sum += d;
+        max = max.max(d);
+    }
+    (sum / a.len() as f32, max)
+}
+
+fn check_tensor(model: &LoadedModel, image: &Path, reference: &Path) {
+    let ours = preprocess(model, image);
+    let want = read_f32(reference);
+    let (mean, max) = diff_levels(&ours, &want, model.manifest.preprocess.std[0]);
+    println!("{}: {} mean {mean:.3} max {max:.1} levels", model.manifest.name, image.display());
+    // Decoders differ by ±1–2 levels on some pixels (chroma upsampling) and the resize
+    // rounds; a wrong filter, geometry or normalisation shows up as tens of levels.
+    assert!(mean < 0.6, "mean difference {mean} levels for {}", image.display());
+    assert!(max <= 8.0, "max difference {max} levels for {}", image.display());
+}
+
+#[test]
+fn own_fixture_tensors_match_reference_preprocessing() {
+    let dir = repo().join("tests/fixtures/reference");
+    let mut checked = 0;
+    for name in ["efficientnet_lite0", "mobilenet_v2"] {
+        let model = registry().load(name).unwrap();
+        for stem in ["chelsea", "coffee"] {
+            let reference = dir.join(format!("{stem}__{name}__input_f32_chw.bin"));
+            check_tensor(&model, &repo().join(format!("tests/fixtures/images/{stem}.jpg")), &reference);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4);
+}
+
+#[test]
+fn shared_reference_tensors_and_logits() {
+    let Some(shared) = std::env::var_os("SIGHTLINE_SHARED_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(repo().join("../shared")))
+        .filter(|p| p.join("models/reference").is_dir())
+    else {
+        eprintln!("skipped: ../shared/models/reference is absent");
+        return;
+    };
+    let env = runtime::environment(None).expect("ONNX Runtime (run scripts/setup.sh)");
+    let cases = [("n01440764_tench", "n01440764_tench.JPEG"), ("n03042490_cliff_dwelling", "n03042490_cliff_dwelling.JPEG")];
+    let models: Vec<Arc<LoadedModel>> = ["efficientnet_lite0", "mobilenet_v2"].iter().map(|n| registry().load(n).unwrap()).collect();
+    let engine = Engine::start(
+        env,
+        models.clone(),
+        EngineConfig {
+            threads: 1,
+            intra_threads: 1,
+            execution_provider: "cpu".into(),
+        },
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for (i, model) in models.iter().enumerate() {
+        let name = &model.manifest.name;
+        for (stem, file) in cases {
+            let refdir = shared.join("models/reference");
+            let image = shared.join("data/imagenet-dev").join(file);
+            if image.is_file() {
+                check_tensor(model, &image, &refdir.join(format!("{stem}__{name}__input_f32_chw.bin")));
+            }
+            // The reference input through our engine gives the reference logits.
+            let input = read_f32(&refdir.join(format!("{stem}__{name}__input_f32_chw.bin")));
+            let want = read_f32(&refdir.join(format!("{stem}__{name}__logits_f32.bin")));
+            let out = rt.block_on(engine.run(i, input, 1)).unwrap();
+            assert_eq!(out.classes, 1000);
+            assert_eq!(out.embedding_dim, 1280);
+            let max = out.logits.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(max < 1e-3, "{name} {stem}: max |Δlogit| {max}");
+        }
+    }
+}
