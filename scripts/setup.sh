@@ -5,8 +5,7 @@
 #   .cache/venv/                                  moto[server], pyarrow, duckdb (tests only)
 # Usage: scripts/setup.sh [runtime|test]   (default: runtime)
 # Sourcing scripts call `sightline_setup <what>`; it also exports the variables the binaries
-# and tests read (SIGHTLINE_ORT_DYLIB, CARGO_TARGET_DIR).
-set -euo pipefail
+# and tests read (SIGHTLINE_ORT_DYLIB, CARGO_TARGET_DIR). Callers run with `set -e`.
 
 ORT_VERSION=1.31.1
 
@@ -58,6 +57,7 @@ PY
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  set -euo pipefail
   sightline_setup "${1:-runtime}"
   echo "SIGHTLINE_ORT_DYLIB=$SIGHTLINE_ORT_DYLIB"
 fi

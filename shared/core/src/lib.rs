@@ -15,7 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use catalog::{CatalogConfig, Catalogs, ClassifierConfig};
-pub use routing::{route_key, Route};
+pub use routing::{route_key, Route, UNROUTED_CATALOG};
 pub use settings::Settings;
 
 /// Errors of this crate: configuration that cannot be read or is invalid.

@@ -1,5 +1,8 @@
 //! Routing of object keys to catalogs: `incoming/<catalog>/<rest>`.
 
+/// Catalog partition of error rows for keys whose catalog does not exist.
+pub const UNROUTED_CATALOG: &str = "_unrouted";
+
 /// Where an object key goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {

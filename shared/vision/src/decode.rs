@@ -1,5 +1,11 @@
 //! Decoding: bytes → upright RGB8, with the decompression-bomb guard applied to the
 //! header before any pixel is decoded.
+//!
+//! JPEG (YCbCr and greyscale) goes through libjpeg-turbo's decoder (ISLOW IDCT, fancy
+//! upsampling: what Pillow uses), so tensors match the Python references bit for bit;
+//! zune-jpeg (inside `image`) differed by up to 3 levels, enough to flip near-tied
+//! predictions. CMYK/YCCK JPEGs, which libjpeg cannot convert to RGB, and every other
+//! format go through the `image` crate.
 
 use std::io::Cursor;
 
@@ -35,9 +41,14 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Visi
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| VisionError::Corrupt(e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(VisionError::NotAnImage);
-    }
+    let is_jpeg = match reader.format() {
+        None => return Err(VisionError::NotAnImage),
+        Some(image::ImageFormat::Jpeg) => {
+            check_jpeg_complete(bytes)?;
+            true
+        }
+        Some(_) => false,
+    };
     let mut l = Limits::default();
     // RGBA16 of the largest allowed image plus decoder working memory.
     l.max_alloc = Some(limits.max_pixels.saturating_mul(8).max(64 << 20));
@@ -57,7 +68,17 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Visi
         return Err(VisionError::Corrupt(format!("image has no pixels ({width}x{height})")));
     }
     let orientation = decoder.orientation().map_err(classify)?;
-    let mut img = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    let libjpeg = match is_jpeg {
+        true => decode_libjpeg(bytes)?,
+        false => None,
+    };
+    let mut img = match libjpeg {
+        Some(rgb) => {
+            drop(decoder);
+            DynamicImage::ImageRgb8(rgb)
+        }
+        None => DynamicImage::from_decoder(decoder).map_err(classify)?,
+    };
     img.apply_orientation(orientation);
     let rgb = img.into_rgb8();
     let (width, height) = rgb.dimensions();
@@ -68,10 +89,74 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Visi
     })
 }
 
+/// Decodes a YCbCr or greyscale JPEG to RGB8 with libjpeg-turbo; `None` for CMYK/YCCK.
+/// libjpeg reports errors by unwinding (the `mozjpeg` crate's contract), caught here.
+fn decode_libjpeg(bytes: &[u8]) -> Result<Option<image::RgbImage>, VisionError> {
+    use mozjpeg_sys::J_COLOR_SPACE::{JCS_CMYK, JCS_YCCK};
+    let run = || -> std::io::Result<Option<image::RgbImage>> {
+        let mut d = mozjpeg::Decompress::new_mem(bytes)?;
+        if matches!(d.color_space(), JCS_CMYK | JCS_YCCK) {
+            return Ok(None);
+        }
+        d.dct_method(mozjpeg::DctMethod::IntegerSlow);
+        d.do_fancy_upsampling(true);
+        let mut started = d.rgb()?;
+        let (w, h) = (started.width() as u32, started.height() as u32);
+        let pixels = started.read_scanlines::<u8>()?;
+        started.finish()?;
+        Ok(image::RgbImage::from_raw(w, h, pixels))
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Ok(Some(img))) => Ok(Some(img)),
+        Ok(Ok(None)) => Ok(None),
+        Ok(Err(e)) => Err(VisionError::Corrupt(e.to_string())),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "libjpeg error".into());
+            Err(VisionError::Corrupt(msg))
+        }
+    }
+}
+
+/// JPEG decoders fill a truncated scan with grey and report success; a truncated upload
+/// must be an error row, not a confident label. After the last start-of-scan marker the
+/// only marker that may end the data is end-of-image (entropy-coded data stuffs every
+/// 0xFF as 0xFF00), so a complete file has `FF D9` after its last `FF DA`.
+fn check_jpeg_complete(bytes: &[u8]) -> Result<(), VisionError> {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let complete = match last_sos {
+        Some(i) => bytes[i + 2..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    };
+    if complete {
+        Ok(())
+    } else {
+        Err(VisionError::Corrupt("truncated JPEG: no end-of-image marker after the last scan".into()))
+    }
+}
+
 fn classify(e: ImageError) -> VisionError {
     match e {
         ImageError::Unsupported(u) => VisionError::Unsupported(u.to_string()),
         ImageError::Limits(l) => VisionError::Unsupported(format!("over decoder limits: {l}")),
         other => VisionError::Corrupt(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_completeness() {
+        let ok = [0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 0xFF, 0x00, 3, 0xFF, 0xD9];
+        assert!(check_jpeg_complete(&ok).is_ok());
+        assert!(check_jpeg_complete(&ok[..9]).is_err());
+        // A thumbnail's end marker before the main scan does not count.
+        let cut = [0xFF, 0xD8, 0xFF, 0xD9, 0xFF, 0xDA, 1, 2, 3];
+        assert!(check_jpeg_complete(&cut).is_err());
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! * [`decode`]: sniff the format, refuse decompression bombs from the header, decode,
 //!   apply EXIF orientation, convert to RGB8.
-//! * [`preprocess`]: per-model tensors as each [`manifest`] specifies them.
+//! * [`preprocess`]: per-model tensors as each [`manifest`] specifies them, resampled
+//!   exactly as Pillow does ([`resample`]).
 //! * [`runtime`]: the process-wide ONNX Runtime environment (loaded from a shared library).
 //! * [`engine`]: inference threads, one ONNX Runtime session per model per thread.
 //! * [`classify`]: softmax, top-k, catalog tags.
@@ -12,6 +13,7 @@ pub mod decode;
 pub mod engine;
 pub mod manifest;
 pub mod preprocess;
+pub mod resample;
 pub mod runtime;
 
 pub use classify::{Classification, Classifier};

@@ -3,14 +3,11 @@
 //! crop `crop` × `crop` at `round((h - crop) / 2)` (round half to even), then
 //! `(pixel / 255 - mean) / std` per channel, CHW.
 //!
-//! The resize and the crop are one `fast_image_resize` call: the crop window is mapped
-//! back to source coordinates, so the filter support (which widens with the downscale
-//! factor, as PIL's does) and the sample positions equal those of resize-then-crop.
+//! The resampling is Pillow's, bit for bit ([`crate::resample`]), and only the crop
+//! window of the resized image is computed.
 
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-
-use crate::{RgbImage, VisionError};
+use crate::resample::resize_window;
+use crate::RgbImage;
 
 /// Resize + crop + normalise for an NCHW float classifier.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,48 +38,33 @@ impl ClassifierPreprocess {
         3 * (self.crop as usize) * (self.crop as usize)
     }
 
-    /// The source-pixel window `(left, top, width, height)` that the crop covers.
-    pub fn source_window(&self, width: u32, height: u32) -> (f64, f64, f64, f64) {
-        let (s, c) = (self.resize_shorter as u64, self.crop);
+    /// The resized size and the crop's top-left corner in it, for a `width × height` image.
+    pub fn geometry(&self, width: u32, height: u32) -> ((usize, usize), (usize, usize)) {
+        let (s, c) = (self.resize_shorter as u64, self.crop as u64);
         let (w, h) = (width as u64, height as u64);
-        let (rw, rh) = if w <= h {
-            (s, s * h / w)
-        } else {
-            (s * w / h, s)
-        };
-        let (rw, rh) = (rw.max(c as u64) as u32, rh.max(c as u64) as u32);
-        let left = half_round_even(rw - c) as f64;
-        let top = half_round_even(rh - c) as f64;
-        let sx = width as f64 / rw as f64;
-        let sy = height as f64 / rh as f64;
-        (left * sx, top * sy, c as f64 * sx, c as f64 * sy)
+        let (rw, rh) = if w <= h { (s, s * h / w) } else { (s * w / h, s) };
+        let (rw, rh) = (rw.max(c) as u32, rh.max(c) as u32);
+        let c = self.crop;
+        ((rw as usize, rh as usize), (half_round_even(rw - c) as usize, half_round_even(rh - c) as usize))
     }
 
     /// Writes the CHW tensor of `img` into `out` (length [`Self::tensor_len`]).
-    pub fn run(&self, resizer: &mut Resizer, img: &RgbImage, out: &mut [f32]) -> Result<(), VisionError> {
+    pub fn run(&self, img: &RgbImage, out: &mut [f32]) {
         assert_eq!(out.len(), self.tensor_len(), "output slice has the wrong length");
-        let src = ImageRef::new(img.width, img.height, &img.pixels, PixelType::U8x3)
-            .map_err(|e| VisionError::Corrupt(format!("pixel buffer: {e}")))?;
-        let mut dst = Image::new(self.crop, self.crop, PixelType::U8x3);
-        let (l, t, w, h) = self.source_window(img.width, img.height);
-        let opts = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-            .crop(l, t, w, h);
-        resizer
-            .resize(&src, &mut dst, &opts)
-            .map_err(|e| VisionError::Corrupt(format!("resize: {e}")))?;
+        let (size, corner) = self.geometry(img.width, img.height);
+        let c = self.crop as usize;
+        let dst = resize_window(&img.pixels, img.width as usize, img.height as usize, size, corner, (c, c));
         let lut: [[f32; 256]; 3] = std::array::from_fn(|c| {
             std::array::from_fn(|v| (v as f32 / 255.0 - self.mean[c]) / self.std[c])
         });
         let plane = (self.crop * self.crop) as usize;
         let (r, rest) = out.split_at_mut(plane);
         let (g, b) = rest.split_at_mut(plane);
-        for (i, px) in dst.buffer().chunks_exact(3).enumerate() {
+        for (i, px) in dst.chunks_exact(3).enumerate() {
             r[i] = lut[0][px[0] as usize];
             g[i] = lut[1][px[1] as usize];
             b[i] = lut[2][px[2] as usize];
         }
-        Ok(())
     }
 }
 
@@ -103,10 +85,8 @@ mod tests {
     fn geometry_matches_torchvision() {
         // 500x375 -> 341x256 (int(256*500/375) = 341), left = round(117/2) = 58 (58.5 -> 58),
         // top = 16
-        let (l, t, w, h) = pp().source_window(500, 375);
-        let sx = 500.0 / 341.0;
-        assert!((l - 58.0 * sx).abs() < 1e-9 && (t - 16.0 * 375.0 / 256.0).abs() < 1e-9);
-        assert!((w - 224.0 * sx).abs() < 1e-9 && (h - 224.0 * 375.0 / 256.0).abs() < 1e-9);
+        assert_eq!(pp().geometry(500, 375), ((341, 256), (58, 16)));
+        assert_eq!(pp().geometry(100, 300), ((256, 768), (16, 272)));
         assert_eq!(half_round_even(33), 16);
         assert_eq!(half_round_even(35), 18);
         assert_eq!(half_round_even(34), 17);
@@ -120,7 +100,7 @@ mod tests {
             pixels: [255u8, 0, 127].repeat(300 * 200),
         };
         let mut out = vec![0f32; pp().tensor_len()];
-        pp().run(&mut Resizer::new(), &img, &mut out).unwrap();
+        pp().run(&img, &mut out);
         let plane = 224 * 224;
         assert!(out[..plane].iter().all(|&v| (v - 1.0).abs() < 1e-6));
         assert!(out[plane..2 * plane].iter().all(|&v| (v + 1.0).abs() < 1e-6));
@@ -136,7 +116,7 @@ mod tests {
                 pixels: vec![9; (w * h * 3) as usize],
             };
             let mut out = vec![0f32; pp().tensor_len()];
-            pp().run(&mut Resizer::new(), &img, &mut out).unwrap();
+            pp().run(&img, &mut out);
         }
     }
 }

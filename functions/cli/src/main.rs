@@ -1,0 +1,256 @@
+//! `sightline`: the command line. Embedded runs (`run`, `demo`), the container worker
+//! (`worker`), `backfill`, and `eval`. All logic lives in the `shared/` crates.
+
+mod eval;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use sightline_core::{ResultRow, Settings};
+use sightline_pipeline::embedded;
+use sightline_pipeline::{run_worker, Pipeline, WorkerOptions};
+use sightline_queue::{s3_event_body, Queue, SqsQueue};
+use sightline_storage::{S3Store, Store};
+
+/// Sightline: images in a bucket → ONNX classification → Parquet.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Log format: `text` for people, `json` for log collectors; `auto` = json for `worker`.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Process every file under a folder as if uploaded to `incoming/<catalog>/`.
+    Run {
+        /// Folder of images (the "bucket").
+        #[arg(long)]
+        source: PathBuf,
+        /// Catalog (a file under models/catalogs/).
+        #[arg(long, default_value = "retail")]
+        catalog: String,
+        /// Folder the results tree (`results/catalog=…/date=…/*.parquet`) is written under.
+        #[arg(long)]
+        output: PathBuf,
+        /// Messages (images) per batch, i.e. per Parquet file.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+    },
+    /// Run the retail catalog on the project's sample images and show the results.
+    Demo {
+        /// Folder of images; default: the project's sample images.
+        #[arg(long)]
+        source: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "out/demo")]
+        output: PathBuf,
+    },
+    /// Long-poll an SQS queue of S3 notifications (any endpoint via AWS_ENDPOINT_URL).
+    Worker {
+        /// Queue URL.
+        #[arg(long, env = "SIGHTLINE_QUEUE_URL")]
+        queue_url: String,
+        /// Exit after the queue has been empty for this many seconds (default: never).
+        #[arg(long)]
+        exit_when_idle: Option<u64>,
+        /// Batches in flight at once.
+        #[arg(long, default_value_t = 2)]
+        concurrent_batches: usize,
+    },
+    /// Enqueue objects that already exist under a prefix, as S3 notifications.
+    Backfill {
+        /// Bucket.
+        #[arg(long)]
+        bucket: String,
+        /// Key prefix, e.g. `incoming/retail/`.
+        #[arg(long, default_value = "incoming/")]
+        prefix: String,
+        /// Queue URL.
+        #[arg(long, env = "SIGHTLINE_QUEUE_URL")]
+        queue_url: String,
+    },
+    /// Top-1 accuracy against labels and agreement with reference predictions.
+    Eval(eval::EvalArgs),
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| if json { "info" } else { "warn" }.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let json = match cli.log_format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => matches!(cli.command, Command::Worker { .. }),
+    };
+    init_logging(json);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async_main(cli.command))
+}
+
+async fn async_main(command: Command) -> Result<()> {
+    let settings = Settings::from_env()?;
+    match command {
+        Command::Run {
+            source,
+            catalog,
+            output,
+            batch,
+        } => {
+            let rows = run_embedded(settings, &source, &catalog, &output, batch, true).await?;
+            let errors = rows.iter().filter(|r| r.error_kind.is_some()).count();
+            println!("{} rows ({} errors) under {}", rows.len(), errors, output.join("results").display());
+            Ok(())
+        }
+        Command::Demo { source, output } => demo(settings, source, &output).await,
+        Command::Worker {
+            queue_url,
+            exit_when_idle,
+            concurrent_batches,
+        } => {
+            let store = Store::S3(S3Store::from_env().await);
+            let queue = Queue::Sqs(SqsQueue::from_env(queue_url).await);
+            let pipeline = Arc::new(open(settings, store.clone(), store)?);
+            let options = WorkerOptions {
+                exit_when_idle: exit_when_idle.map(Duration::from_secs),
+                concurrent_batches,
+                ..WorkerOptions::default()
+            };
+            let stats = run_worker(pipeline, queue, options, shutdown_signal(), |_| {}).await?;
+            tracing::info!(?stats, "worker stopped");
+            Ok(())
+        }
+        Command::Backfill {
+            bucket,
+            prefix,
+            queue_url,
+        } => {
+            let store = S3Store::from_env().await;
+            let queue = Queue::Sqs(SqsQueue::from_env(queue_url).await);
+            let objects = Store::S3(store).list(&bucket, &prefix).await?;
+            let bodies: Vec<String> = objects.iter().map(|o| s3_event_body(std::slice::from_ref(o))).collect();
+            queue.send(bodies).await?;
+            println!("enqueued {} objects from s3://{bucket}/{prefix}", objects.len());
+            Ok(())
+        }
+        Command::Eval(args) => eval::run(settings, args).await,
+    }
+}
+
+/// Loads catalogs and models and starts the engine, off the async threads.
+fn open(settings: Settings, source: Store, sink: Store) -> Result<Pipeline> {
+    Pipeline::open(settings, source, sink).context("starting the pipeline")
+}
+
+/// SIGTERM (container stop, Lambda shutdown) or Ctrl-C.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Runs a folder through the embedded pipeline; returns the rows written.
+pub(crate) async fn run_embedded(
+    settings: Settings,
+    source: &Path,
+    catalog: &str,
+    output: &Path,
+    batch: usize,
+    progress: bool,
+) -> Result<Vec<ResultRow>> {
+    let pipeline = open_embedded(settings, source, catalog, output)?;
+    run_pipeline(pipeline, batch, progress).await
+}
+
+pub(crate) fn open_embedded(settings: Settings, source: &Path, catalog: &str, output: &Path) -> Result<(Arc<Pipeline>, Store)> {
+    if !source.is_dir() {
+        bail!("source folder {} does not exist", source.display());
+    }
+    let (src, sink) = embedded::stores(source, catalog, &settings, output);
+    let pipeline = Arc::new(open(settings, src.clone(), sink)?);
+    pipeline.require_catalog(catalog)?;
+    Ok((pipeline, src))
+}
+
+pub(crate) async fn run_pipeline((pipeline, source): (Arc<Pipeline>, Store), batch: usize, progress: bool) -> Result<Vec<ResultRow>> {
+    let bar = if progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
+    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}").expect("valid template"));
+    let rows = Arc::new(Mutex::new(Vec::new()));
+    let (b, r) = (bar.clone(), Arc::clone(&rows));
+    let run = embedded::run_folder(
+        pipeline,
+        &source,
+        batch,
+        |n| bar.set_length(n as u64),
+        move |report| {
+            b.inc((report.rows + report.skipped) as u64);
+            r.lock().expect("rows lock").extend(report.written.iter().cloned());
+        },
+    )
+    .await?;
+    bar.finish_and_clear();
+    if !run.dead_letters.is_empty() {
+        eprintln!("{} objects failed {} times and were dead-lettered:", run.dead_letters.len(), embedded::MAX_RECEIVES);
+        for k in &run.dead_letters {
+            eprintln!("  {k}");
+        }
+    }
+    let mut rows = std::mem::take(&mut *rows.lock().expect("rows lock"));
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(rows)
+}
+
+async fn demo(settings: Settings, source: Option<PathBuf>, output: &Path) -> Result<()> {
+    let source = match source {
+        Some(s) => s,
+        None => {
+            let models = settings.locate_models_dir()?;
+            models.join("../tests/fixtures/images")
+        }
+    };
+    let rows = run_embedded(settings, &source, "retail", output, 64, false).await?;
+    println!("{:<28} {:<26} {:>6}  tags", "image", "top-1", "score");
+    for r in &rows {
+        let name = r.key.rsplit('/').next().unwrap_or(&r.key);
+        match (&r.error_kind, r.labels.first()) {
+            (None, Some(l)) => println!("{:<28} {:<26} {:>6.3}  {}", name, l.label, l.score, r.tags.join(", ")),
+            (Some(k), _) => println!("{:<28} error: {k}: {}", name, r.error.as_deref().unwrap_or("")),
+            (None, None) => println!("{name:<28} (no labels)"),
+        }
+    }
+    let results = output.join("results");
+    println!("\nParquet written under {}", results.display());
+    println!("Try:\n  duckdb -c \"SELECT key, labels[1].label AS top1, labels[1].score AS score, tags FROM read_parquet('{}/**/*.parquet', hive_partitioning=true) ORDER BY key\"", results.display());
+    Ok(())
+}

@@ -1,0 +1,27 @@
+//! The `infer` Lambda: SQS messages holding S3 notifications in, Parquet results in the
+//! bucket and a partial batch response out. The handler lives in `sightline-pipeline`.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use sightline_core::Settings;
+use sightline_pipeline::{lambda::handle_sqs_event, Pipeline};
+use sightline_storage::{S3Store, Store};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let store = Store::S3(S3Store::from_env().await);
+    let pipeline = Arc::new(Pipeline::open(Settings::from_env()?, store.clone(), store)?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let pipeline = Arc::clone(&pipeline);
+        async move { Ok::<_, Error>(handle_sqs_event(&pipeline, event.payload).await) }
+    }))
+    .await
+}

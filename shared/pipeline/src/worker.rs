@@ -1,0 +1,156 @@
+//! The queue-polling loop: receive a batch, process it, acknowledge what was written,
+//! hand back what must be retried. Used by the container worker (SQS) and by embedded
+//! mode (the in-process queue).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sightline_queue::{Message, Queue};
+use tokio::task::JoinSet;
+
+use crate::{BatchReport, Pipeline, PipelineError};
+
+/// How the worker polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerOptions {
+    /// Messages per receive. Default 10 (the SQS maximum).
+    pub receive_max: usize,
+    /// Long-poll wait per receive. Default 20 s (the SQS maximum).
+    pub wait: Duration,
+    /// Batches in flight at once. Default 2: one batch is on the inference threads while
+    /// the next is downloaded and decoded.
+    pub concurrent_batches: usize,
+    /// Stop once the queue has been empty this long and nothing is in flight.
+    /// Default `None`: run until shutdown.
+    pub exit_when_idle: Option<Duration>,
+    /// Delay before a failed message becomes visible again, times its receive count.
+    /// Default 5 s.
+    pub retry_delay: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            receive_max: 10,
+            wait: Duration::from_secs(20),
+            concurrent_batches: 2,
+            exit_when_idle: None,
+            retry_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Totals over a worker's life.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    /// Batches processed.
+    pub batches: usize,
+    /// Messages received (a retried message counts each time).
+    pub messages: usize,
+    /// Rows written.
+    pub rows: usize,
+    /// Error rows among them.
+    pub error_rows: usize,
+    /// Messages handed back for retry.
+    pub retried: usize,
+    /// Objects skipped (outside the incoming prefix, test events).
+    pub skipped: usize,
+    /// Parquet files written.
+    pub files: usize,
+}
+
+impl WorkerStats {
+    fn add(&mut self, r: &BatchReport, messages: usize) {
+        self.batches += 1;
+        self.messages += messages;
+        self.rows += r.rows;
+        self.error_rows += r.error_rows;
+        self.retried += r.failed.len();
+        self.skipped += r.skipped;
+        self.files += r.files.len();
+    }
+}
+
+async fn settle(queue: &Queue, messages: &[Message], report: &BatchReport, retry_delay: Duration) {
+    let (failed, ok): (Vec<Message>, Vec<Message>) =
+        messages.iter().cloned().partition(|m| report.failed.contains(&m.id));
+    if let Err(e) = queue.ack(&ok).await {
+        // The rows are written under content-derived names: a redelivery overwrites them.
+        tracing::warn!(error = %e, "acknowledging messages failed; they will be redelivered");
+    }
+    if !failed.is_empty() {
+        let count = failed.iter().map(|m| m.receive_count).max().unwrap_or(1).max(1);
+        if let Err(e) = queue.retry(&failed, retry_delay * count).await {
+            tracing::warn!(error = %e, "returning messages for retry failed; they reappear after the visibility timeout");
+        }
+    }
+}
+
+/// Polls `queue` until `shutdown` resolves (or the queue stays idle, see
+/// [`WorkerOptions::exit_when_idle`]). On shutdown it stops receiving and finishes the
+/// batches in flight, acknowledging them, so no received message is lost.
+/// `on_batch` sees every batch report (progress bars, tests).
+pub async fn run_worker(
+    pipeline: Arc<Pipeline>,
+    queue: Queue,
+    options: WorkerOptions,
+    shutdown: impl Future<Output = ()>,
+    on_batch: impl Fn(&BatchReport) + Send + Sync + 'static,
+) -> Result<WorkerStats, PipelineError> {
+    let on_batch = Arc::new(on_batch);
+    let mut stats = WorkerStats::default();
+    let mut inflight: JoinSet<(BatchReport, usize)> = JoinSet::new();
+    let mut last_work = Instant::now();
+    tokio::pin!(shutdown);
+    loop {
+        // Keep at most `concurrent_batches` in flight.
+        while inflight.len() >= options.concurrent_batches.max(1) {
+            if let Some(done) = inflight.join_next().await {
+                let (report, n) = done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
+                stats.add(&report, n);
+                last_work = Instant::now();
+            }
+        }
+        let received = tokio::select! {
+            biased;
+            _ = &mut shutdown => { tracing::info!("shutdown requested; finishing batches in flight"); break; }
+            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                let (report, n) = done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
+                stats.add(&report, n);
+                last_work = Instant::now();
+                continue;
+            }
+            r = queue.receive(options.receive_max, options.wait) => r,
+        };
+        let messages = match received {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "receive failed; backing off");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            if let Some(idle) = options.exit_when_idle {
+                if inflight.is_empty() && last_work.elapsed() >= idle {
+                    break;
+                }
+            }
+            continue;
+        }
+        last_work = Instant::now();
+        let (pipeline, queue, on_batch, delay) = (Arc::clone(&pipeline), queue.clone(), Arc::clone(&on_batch), options.retry_delay);
+        inflight.spawn(async move {
+            let report = pipeline.process_messages(&messages).await;
+            settle(&queue, &messages, &report, delay).await;
+            on_batch(&report);
+            (report, messages.len())
+        });
+    }
+    while let Some(done) = inflight.join_next().await {
+        let (report, n) = done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
+        stats.add(&report, n);
+    }
+    Ok(stats)
+}

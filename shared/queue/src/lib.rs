@@ -1,0 +1,124 @@
+//! Job queues and event parsing for Sightline.
+//!
+//! * [`parse_body`] turns one queue message body (an S3 event notification, the
+//!   `s3:TestEvent`, an EventBridge "Object Created" event, or an SNS envelope around an
+//!   S3 notification) into the [`ObjectRef`](sightline_core::ObjectRef)s to process. [`s3_event_body`] builds the same
+//!   notification for backfills.
+//! * [`Queue`] receives, acknowledges, retries and sends messages, on Amazon SQS
+//!   ([`SqsQueue`]) or in process ([`MemoryQueue`]). Lambda-delivered messages become
+//!   [`Message`]s through [`Message::from_lambda`].
+
+mod error;
+mod event;
+mod memory;
+mod sqs;
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsMessage;
+
+pub use error::QueueError;
+pub use event::{parse_body, s3_event_body};
+pub use memory::MemoryQueue;
+pub use sqs::SqsQueue;
+
+/// One received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The queue's message id.
+    pub id: String,
+    /// The receipt handle of this receive, used to acknowledge or retry it.
+    pub receipt: String,
+    /// The body, usually parsed with [`parse_body`].
+    pub body: String,
+    /// How many times the message has been received, this time included.
+    pub receive_count: u32,
+}
+
+impl Message {
+    /// A message delivered by the Lambda SQS event source. Missing fields become empty
+    /// strings, and a missing or invalid `ApproximateReceiveCount` attribute becomes 1.
+    pub fn from_lambda(m: &SqsMessage) -> Message {
+        Message {
+            id: m.message_id.clone().unwrap_or_default(),
+            receipt: m.receipt_handle.clone().unwrap_or_default(),
+            body: m.body.clone().unwrap_or_default(),
+            receive_count: parse_receive_count(
+                m.attributes
+                    .get("ApproximateReceiveCount")
+                    .map(String::as_str),
+            ),
+        }
+    }
+}
+
+pub(crate) fn parse_receive_count(attribute: Option<&str>) -> u32 {
+    attribute.and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
+/// A job queue: Amazon SQS or in-process. Cloning is cheap (clones share the queue).
+#[derive(Debug, Clone)]
+pub enum Queue {
+    /// An Amazon SQS queue.
+    Sqs(SqsQueue),
+    /// An in-process queue (embedded mode, tests).
+    Memory(MemoryQueue),
+}
+
+impl Queue {
+    /// Receives up to `max` messages (SQS: at most 10), waiting up to `wait` for the first
+    /// one (SQS long polling: at most 20 s). Returns an empty batch when none arrived.
+    pub async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Message>, QueueError> {
+        match self {
+            Queue::Sqs(q) => q.receive(max, wait).await,
+            Queue::Memory(q) => Ok(q.receive(max, wait).await),
+        }
+    }
+
+    /// Deletes processed messages (SQS: `DeleteMessageBatch` in chunks of 10). Entries that
+    /// the queue refused are reported as one error after every chunk was tried.
+    pub async fn ack(&self, messages: &[Message]) -> Result<(), QueueError> {
+        match self {
+            Queue::Sqs(q) => q.ack(messages).await,
+            Queue::Memory(q) => {
+                q.ack(messages);
+                Ok(())
+            }
+        }
+    }
+
+    /// Makes messages visible again after `delay` (zero: now), so they are redelivered
+    /// (SQS: `ChangeMessageVisibilityBatch`, at most 12 hours).
+    pub async fn retry(&self, messages: &[Message], delay: Duration) -> Result<(), QueueError> {
+        match self {
+            Queue::Sqs(q) => q.retry(messages, delay).await,
+            Queue::Memory(q) => {
+                q.retry(messages, delay);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends messages (SQS: `SendMessageBatch` in chunks of at most 10 messages and 256 KiB).
+    pub async fn send(&self, bodies: Vec<String>) -> Result<(), QueueError> {
+        match self {
+            Queue::Sqs(q) => q.send(bodies).await,
+            Queue::Memory(q) => {
+                q.send(bodies);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl From<SqsQueue> for Queue {
+    fn from(queue: SqsQueue) -> Self {
+        Queue::Sqs(queue)
+    }
+}
+
+impl From<MemoryQueue> for Queue {
+    fn from(queue: MemoryQueue) -> Self {
+        Queue::Memory(queue)
+    }
+}

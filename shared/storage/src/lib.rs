@@ -1,0 +1,347 @@
+//! Object storage for Sightline: read images, write results, list objects.
+//!
+//! [`Store`] dispatches (by enum, no trait objects) to one of two backends:
+//!
+//! * [`LocalStore`]: a folder on disk used as a single bucket (embedded mode, tests).
+//! * [`S3Store`]: Amazon S3 or an S3-compatible endpoint (moto, MinIO) through `aws-sdk-s3`.
+//!
+//! Every failure is a [`StorageError`], classified once by [`StorageError::disposition`] into
+//! an error row (permanent) or a retry of the message (transient).
+
+mod error;
+mod local;
+mod s3;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use sightline_core::ObjectRef;
+
+pub use error::StorageError;
+pub use local::LocalStore;
+pub use s3::S3Store;
+
+/// The content and metadata of one object, as returned by [`Store::get`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// The whole body.
+    pub bytes: Bytes,
+    /// ETag, quotes stripped (for a local file: a `size-mtime` fingerprint).
+    pub etag: Option<String>,
+    /// Size in bytes.
+    pub size: i64,
+    /// Last-modified time, if the store reports it.
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// An object store: a local folder or S3. Cloning is cheap (the backends share their state).
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// A local folder used as a bucket.
+    Local(LocalStore),
+    /// Amazon S3 or an S3-compatible endpoint.
+    S3(S3Store),
+}
+
+impl Store {
+    /// Reads a whole object. Fails with [`StorageError::TooLarge`] when the object is larger
+    /// than `max_bytes`, decided from its size before the body is read.
+    pub async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u64,
+    ) -> Result<Object, StorageError> {
+        match self {
+            Store::Local(s) => s.get(bucket, key, max_bytes).await,
+            Store::S3(s) => s.get(bucket, key, max_bytes).await,
+        }
+    }
+
+    /// Writes a whole object, replacing any previous one. A local write is atomic
+    /// (temporary file in the same folder, then rename).
+    pub async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        match self {
+            Store::Local(s) => s.put(key, body).await,
+            Store::S3(s) => s.put(bucket, key, body, content_type).await,
+        }
+    }
+
+    /// Lists every object whose key starts with `prefix` (all pages), with ETag, size and
+    /// last-modified time (as [`ObjectRef::event_time`]) filled in.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectRef>, StorageError> {
+        match self {
+            Store::Local(s) => s.list(bucket, prefix).await,
+            Store::S3(s) => s.list(bucket, prefix).await,
+        }
+    }
+
+    /// Reads the metadata of one object (ETag, size, last-modified time) without its body.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRef, StorageError> {
+        match self {
+            Store::Local(s) => s.head(bucket, key).await,
+            Store::S3(s) => s.head(bucket, key).await,
+        }
+    }
+
+    /// A short description for logs: `s3`, `s3 (endpoint …)` or `folder /path`.
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Local(s) => s.describe(),
+            Store::S3(s) => s.describe(),
+        }
+    }
+}
+
+impl From<LocalStore> for Store {
+    fn from(store: LocalStore) -> Self {
+        Store::Local(store)
+    }
+}
+
+impl From<S3Store> for Store {
+    fn from(store: S3Store) -> Self {
+        Store::S3(store)
+    }
+}
+
+/// Strips the double quotes S3 puts around ETags.
+pub(crate) fn unquote(etag: &str) -> String {
+    etag.trim_matches('"').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_core::{Disposition, ErrorKind};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(LocalStore::new(dir.path().join("bucket")));
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn local_round_trip() {
+        let (_dir, store) = store();
+        assert_eq!(
+            store.list("any", "").await.unwrap(),
+            [],
+            "a missing folder lists as empty"
+        );
+        for key in [
+            "incoming/retail/b.jpg",
+            "incoming/retail/a b+c é.jpg",
+            "incoming/x.jpg",
+            "top.jpg",
+        ] {
+            store
+                .put("ignored", key, Bytes::from(key.to_owned()), "image/jpeg")
+                .await
+                .unwrap();
+        }
+        store
+            .put(
+                "ignored",
+                "top.jpg",
+                Bytes::from_static(b"replaced"),
+                "image/jpeg",
+            )
+            .await
+            .unwrap();
+
+        let got = store.get("b", "top.jpg", 1024).await.unwrap();
+        assert_eq!((&got.bytes[..], got.size), (&b"replaced"[..], 8));
+        assert!(got.last_modified.is_some());
+
+        let head = store.head("b", "top.jpg").await.unwrap();
+        assert_eq!((head.bucket.as_str(), head.size), ("b", Some(8)));
+        assert_eq!(head.etag, got.etag);
+        assert!(head.etag.as_deref().unwrap().starts_with("8-"));
+        assert_eq!(head.event_time, got.last_modified);
+
+        let keys = |refs: Vec<ObjectRef>| refs.into_iter().map(|r| r.key).collect::<Vec<_>>();
+        assert_eq!(
+            keys(store.list("b", "").await.unwrap()),
+            [
+                "incoming/retail/a b+c é.jpg",
+                "incoming/retail/b.jpg",
+                "incoming/x.jpg",
+                "top.jpg"
+            ]
+        );
+        assert_eq!(
+            keys(store.list("b", "incoming/retail/").await.unwrap()),
+            ["incoming/retail/a b+c é.jpg", "incoming/retail/b.jpg"]
+        );
+        assert_eq!(
+            keys(store.list("b", "incoming/re").await.unwrap()),
+            ["incoming/retail/a b+c é.jpg", "incoming/retail/b.jpg"]
+        );
+        assert_eq!(keys(store.list("b", "inc").await.unwrap()).len(), 3);
+        assert_eq!(store.list("b", "nothing/here/").await.unwrap(), []);
+        assert_eq!(store.list("b", "top.jpg/below/").await.unwrap(), []);
+        assert_eq!(store.list("b", "top").await.unwrap(), [head]);
+    }
+
+    #[tokio::test]
+    async fn local_list_skips_temp_files() {
+        let (dir, store) = store();
+        store
+            .put("b", "a/x.jpg", Bytes::from_static(b"x"), "image/jpeg")
+            .await
+            .unwrap();
+        std::fs::write(
+            dir.path().join("bucket/a/.y.jpg.1.2.sightline-tmp"),
+            b"partial",
+        )
+        .unwrap();
+        let listed = store.list("b", "").await.unwrap();
+        assert_eq!(
+            listed.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            ["a/x.jpg"]
+        );
+    }
+
+    #[tokio::test]
+    async fn local_keys_cannot_escape() {
+        let (dir, store) = store();
+        std::fs::create_dir_all(dir.path().join("bucket")).unwrap();
+        std::fs::write(dir.path().join("secret"), b"s").unwrap();
+        for key in [
+            "",
+            "../secret",
+            "a/../../secret",
+            "/etc/passwd",
+            "a//b",
+            "a/./b",
+            "./a",
+            "a/",
+            "..\\secret",
+            "a\\b",
+            "C:x",
+            "a\0b",
+        ] {
+            let err = store.get("b", key, 1024).await.unwrap_err();
+            assert!(
+                matches!(err, StorageError::InvalidKey { .. }),
+                "{key:?}: {err}"
+            );
+            assert_eq!(
+                err.disposition(),
+                Disposition::Permanent(ErrorKind::NotFound)
+            );
+            let err = store.put("b", key, Bytes::new(), "x").await.unwrap_err();
+            assert!(
+                matches!(err, StorageError::InvalidKey { .. }),
+                "{key:?}: {err}"
+            );
+        }
+        assert!(matches!(
+            store.list("b", "../").await,
+            Err(StorageError::InvalidKey { .. })
+        ));
+        assert!(matches!(
+            store.head("b", "../secret").await,
+            Err(StorageError::InvalidKey { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn local_too_large_and_not_found() {
+        let (_dir, store) = store();
+        store
+            .put("b", "big.jpg", Bytes::from(vec![7; 100]), "image/jpeg")
+            .await
+            .unwrap();
+        let err = store.get("b", "big.jpg", 99).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StorageError::TooLarge {
+                    size: 100,
+                    limit: 99
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.disposition(),
+            Disposition::Permanent(ErrorKind::TooLarge)
+        );
+        assert_eq!(
+            store.get("b", "big.jpg", 100).await.unwrap().bytes.len(),
+            100
+        );
+
+        for err in [
+            store.get("b", "missing.jpg", 100).await.unwrap_err(),
+            store.head("b", "missing.jpg").await.unwrap_err(),
+            store.get("b", "big.jpg/below", 100).await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, StorageError::NotFound { bucket, .. } if bucket == "b"),
+                "{err}"
+            );
+            assert_eq!(
+                err.disposition(),
+                Disposition::Permanent(ErrorKind::NotFound)
+            );
+        }
+        // A folder is not an object.
+        store
+            .put("b", "dir/x.jpg", Bytes::new(), "image/jpeg")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.get("b", "dir", 100).await,
+            Err(StorageError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn dispositions() {
+        let transient = |e: StorageError| assert_eq!(e.disposition(), Disposition::Transient);
+        transient(StorageError::Transient {
+            op: "get_object",
+            message: "HTTP 503 SlowDown".into(),
+        });
+        transient(StorageError::Permanent {
+            op: "get_object",
+            message: "HTTP 403 AccessDenied".into(),
+        });
+        transient(StorageError::Io(
+            std::io::ErrorKind::PermissionDenied.into(),
+        ));
+        assert_eq!(
+            StorageError::Io(std::io::ErrorKind::NotFound.into()).disposition(),
+            Disposition::Permanent(ErrorKind::NotFound)
+        );
+        assert_eq!(unquote("\"abc\""), "abc");
+    }
+
+    #[test]
+    fn describe() {
+        assert_eq!(Store::Local(LocalStore::new("/x")).describe(), "folder /x");
+    }
+
+    #[tokio::test]
+    async fn a_mounted_folder_appears_under_its_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/b.jpg"), b"x").unwrap();
+        let store = Store::Local(LocalStore::new(dir.path()).mounted_at("incoming/retail/"));
+        let keys: Vec<String> = store.list("local", "").await.unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(keys, vec!["incoming/retail/a/b.jpg".to_string()]);
+        assert_eq!(store.list("local", "incoming/retail/a/").await.unwrap().len(), 1);
+        assert!(store.list("local", "incoming/other/").await.unwrap().is_empty());
+        let got = store.get("local", "incoming/retail/a/b.jpg", 10).await.unwrap();
+        assert_eq!(&got.bytes[..], b"x");
+        assert!(store.get("local", "a/b.jpg", 10).await.is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! Embedded mode end to end: the real `sightline` binary over a folder of good, unusual
+//! and broken images, results read back from Parquet (Rust, and pyarrow + DuckDB).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use sightline_tests::results::{parquet_files, rows_in_dir, Row};
+use sightline_tests::{fixtures_dir, repo_root, workspace_bin};
+
+fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+    lines.map(|l| header.iter().cloned().zip(l.split(',').map(str::to_string)).collect()).collect()
+}
+
+fn copy_images(from: &Path, to: &Path) -> usize {
+    std::fs::create_dir_all(to).unwrap();
+    let mut n = 0;
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "csv") {
+            continue;
+        }
+        std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        n += 1;
+    }
+    n
+}
+
+fn run(source: &Path, output: &Path, catalog: &str) -> std::process::Output {
+    Command::new(workspace_bin("sightline"))
+        .args(["--log-format", "text", "run", "--catalog", catalog, "--batch", "7"])
+        .arg("--source")
+        .arg(source)
+        .arg("--output")
+        .arg(output)
+        .current_dir(repo_root())
+        .output()
+        .expect("run sightline")
+}
+
+fn by_key(rows: &[Row]) -> HashMap<String, Row> {
+    rows.iter().map(|r| (r.key.rsplit('/').next().unwrap().to_string(), r.clone())).collect()
+}
+
+#[test]
+fn every_file_gets_exactly_one_row_and_reruns_overwrite() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let f = fixtures_dir();
+    let mut n = copy_images(&f.join("images"), &src.path().join("good"));
+    n += copy_images(&f.join("formats"), &src.path().join("formats"));
+    n += copy_images(&f.join("bad"), &src.path().join("bad"));
+    // Awkward names survive end to end.
+    std::fs::copy(f.join("images/chelsea.jpg"), src.path().join("good/caf\u{e9} +1 (copy).jpg")).unwrap();
+    n += 1;
+
+    let o = run(src.path(), out.path(), "retail");
+    assert!(o.status.success(), "sightline run failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    let rows = rows_in_dir(&out.path().join("results"));
+    assert_eq!(rows.len(), n, "one row per file: {rows:#?}");
+    let files = parquet_files(&out.path().join("results"));
+    for p in &files {
+        let rel = p.strip_prefix(out.path()).unwrap().to_string_lossy().to_string();
+        assert!(rel.starts_with("results/catalog=retail/date="), "{rel}");
+        assert!(p.file_name().unwrap().to_string_lossy().starts_with("part-"));
+    }
+    // 7 messages per batch → several files, each a batch.
+    assert!(files.len() >= n.div_ceil(7) - 1, "{} files for {n} rows", files.len());
+    let rows = by_key(&rows);
+
+    // Known images: top-1 as the reference implementation predicts (Python, PIL, ORT).
+    for want in read_csv(&f.join("images_expected.csv")).iter().filter(|r| r["model"] == "efficientnet_lite0") {
+        let r = &rows[&want["file"]];
+        assert_eq!(r.error_kind, None, "{r:?}");
+        assert_eq!(r.top1(), Some(want["top1_idx"].parse().unwrap()), "{r:?}");
+        assert!((r.labels[0].2 - want["top1_prob"].parse::<f32>().unwrap()).abs() < 0.05, "{r:?}");
+        assert_eq!(r.embedding_len, Some(1280));
+        assert_eq!(r.model, "efficientnet_lite0");
+        assert_eq!(r.execution_provider, "cpu");
+        assert!(r.labels.windows(2).all(|w| w[0].2 >= w[1].2), "scores descending: {r:?}");
+    }
+    let copy = &rows["caf\u{e9} +1 (copy).jpg"];
+    assert_eq!(copy.top1(), rows["chelsea.jpg"].top1());
+    assert!(copy.key.starts_with("incoming/retail/good/"), "{}", copy.key);
+
+    // Unusual formats decode, upright, at their displayed size.
+    for want in read_csv(&f.join("formats/expected.csv")) {
+        let r = &rows[&want["file"]];
+        assert_eq!(r.error_kind, None, "{} failed: {:?}", want["file"], r.error);
+        assert_eq!(r.width, Some(want["width"].parse().unwrap()), "{r:?}");
+        assert_eq!(r.height, Some(want["height"].parse().unwrap()), "{r:?}");
+        assert!(!r.labels.is_empty());
+    }
+
+    // Broken inputs: an error row each, with a machine-readable reason.
+    for (file, kind) in [
+        ("empty.jpg", "empty_object"),
+        ("truncated.jpg", "corrupt_image"),
+        ("text.jpg", "not_an_image"),
+        ("bomb.png", "too_large"),
+        ("corrupt.png", "corrupt_image"),
+    ] {
+        let r = &rows[file];
+        assert_eq!(r.error_kind.as_deref(), Some(kind), "{file}: {r:?}");
+        assert!(r.error.as_deref().is_some_and(|e| !e.is_empty()));
+        assert!(r.labels.is_empty() && r.embedding_len.is_none());
+    }
+
+    // Running again overwrites the same files instead of adding rows.
+    let o = run(src.path(), out.path(), "retail");
+    assert!(o.status.success());
+    assert_eq!(parquet_files(&out.path().join("results")), files);
+    assert_eq!(rows_in_dir(&out.path().join("results")).len(), n);
+}
+
+#[test]
+fn an_unknown_catalog_is_refused_with_the_known_names() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&fixtures_dir().join("images"), out.path(), "nope");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("nope") && err.contains("retail"), "{err}");
+}
+
+#[test]
+fn duckdb_and_pyarrow_read_the_results() {
+    let Some(python) = std::env::var_os("SIGHTLINE_PYTHON") else {
+        eprintln!("skipped: SIGHTLINE_PYTHON (a Python with pyarrow and duckdb) is not set; scripts/test.sh sets it");
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&fixtures_dir().join("images"), out.path(), "retail");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = r#"
+import sys, duckdb, pyarrow as pa, pyarrow.parquet as pq, pyarrow.dataset as ds
+root = sys.argv[1]
+t = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+s = t.schema
+assert s.field("embedding").type == pa.list_(pa.field("item", pa.float32(), nullable=False), 1280), s.field("embedding").type
+assert s.field("processed_at").type == pa.timestamp("us", tz="UTC")
+assert pa.types.is_list(s.field("labels").type) and pa.types.is_struct(s.field("labels").type.value_type)
+assert s.field("width").type == pa.int32() and s.field("size_bytes").type == pa.int64()
+assert set(t.column("catalog").to_pylist()) == {"retail"}
+q = duckdb.sql(f"SELECT catalog, count(*) AS n, count(*) FILTER (WHERE error_kind IS NULL) AS ok, "
+               f"max(len(embedding)) AS dim FROM read_parquet('{root}/**/*.parquet', hive_partitioning=true) GROUP BY catalog").fetchall()
+top = duckdb.sql(f"SELECT labels[1].label FROM read_parquet('{root}/**/*.parquet', hive_partitioning=true) WHERE key LIKE '%coffee.jpg'").fetchall()
+print(q, top)
+assert q[0][0] == "retail" and q[0][3] == 1280, q
+assert top == [("espresso",)], top
+print("rows", t.num_rows)
+"#;
+    let o = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(out.path().join("results"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "python read-back failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+}

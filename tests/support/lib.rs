@@ -1,0 +1,106 @@
+//! Test support for Sightline's integration tests (`tests/*.rs`).
+//!
+//! * paths: [`repo_root`], [`fixtures_dir`], [`shared_data_dir`], [`shared_models_dir`],
+//!   [`workspace_bin`];
+//! * a throw-away local AWS: [`Moto`] (one `moto_server` child per instance, or
+//!   [`shared_moto`] for one per test binary) with ready S3 / SQS clients and
+//!   [`unique_name`] for per-test buckets and queues;
+//! * the Lambda Runtime API harness: [`run_lambda`] / [`try_run_lambda`] start a real
+//!   Lambda binary against an in-process fake of the Runtime API ([`RuntimeApiServer`]),
+//!   feed it events one at a time and record what it posts back.
+//!
+//! Everything here is std + the workspace's AWS crates; no network beyond 127.0.0.1.
+
+#![warn(missing_docs)]
+
+mod http;
+pub mod lambda;
+pub mod moto;
+pub mod results;
+
+use std::path::{Path, PathBuf};
+
+pub use lambda::{
+    run_lambda, try_run_lambda, ApiStatus, Invocation, LambdaFailure, LambdaRun,
+    RuntimeApiServer,
+};
+pub use moto::{shared_moto, unique_name, Moto};
+
+/// Environment variable that overrides the location of the shared folder (the one
+/// holding `data/` and `models/`); by default it is `../shared` beside the repository.
+pub const SHARED_DIR_ENV: &str = "SIGHTLINE_SHARED_DIR";
+
+/// Root of the repository (the workspace root, parent of `tests/`).
+pub fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("tests/ has a parent folder")
+        .to_path_buf()
+}
+
+/// The committed fixtures: `<repo>/tests/fixtures` (see its README.md).
+pub fn fixtures_dir() -> PathBuf {
+    repo_root().join("tests").join("fixtures")
+}
+
+/// A file under [`fixtures_dir`], e.g. `fixture("images/chelsea.jpg")`.
+/// Panics with the path if the file does not exist.
+pub fn fixture(relative: &str) -> PathBuf {
+    let path = fixtures_dir().join(relative);
+    assert!(
+        path.exists(),
+        "fixture {} not found (regenerate with tests/fixtures/make_fixtures.py)",
+        path.display()
+    );
+    path
+}
+
+/// The shared folder: `$SIGHTLINE_SHARED_DIR` if set, else `../shared` beside the
+/// repository; `None` if that folder does not exist.
+fn shared_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os(SHARED_DIR_ENV) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => repo_root().parent()?.join("shared"),
+    };
+    dir.is_dir().then_some(dir)
+}
+
+/// The shared development data (`<shared>/data`: `imagenet-dev/`, `coco-dev/`), if
+/// present. `<shared>` is `$SIGHTLINE_SHARED_DIR`, else `../shared` beside the repo.
+/// Tests that need it should skip with a message when this is `None`.
+pub fn shared_data_dir() -> Option<PathBuf> {
+    shared_dir().map(|d| d.join("data")).filter(|d| d.is_dir())
+}
+
+/// The shared models folder (`<shared>/models`: ONNX files, label files, references),
+/// if present; same lookup as [`shared_data_dir`].
+pub fn shared_models_dir() -> Option<PathBuf> {
+    shared_dir().map(|d| d.join("models")).filter(|d| d.is_dir())
+}
+
+/// Path of a workspace binary (e.g. `"bootstrap"`, `"sightline"`) built into the same
+/// target folder and profile as the running test.
+///
+/// Derived from `std::env::current_exe()`: `target/<profile>/deps/<test>` →
+/// `target/<profile>/<name>`. Cargo does not build other packages' binaries for an
+/// integration test of this package, so build them first.
+///
+/// # Panics
+/// If the binary does not exist: "build it first: cargo build --bins (scripts/test.sh
+/// does this)".
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut dir = exe.parent().expect("test binary has a folder").to_path_buf();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.pop();
+    }
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "workspace binary `{name}` not found at {}: build it first: cargo build --bins \
+         (scripts/test.sh does this), with the same CARGO_TARGET_DIR and profile as the tests",
+        path.display()
+    );
+    path
+}
