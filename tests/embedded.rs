@@ -11,8 +11,21 @@ use sightline_tests::{fixtures_dir, repo_root, workspace_bin};
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
-    lines.map(|l| header.iter().cloned().zip(l.split(',').map(str::to_string)).collect()).collect()
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
 }
 
 fn copy_images(from: &Path, to: &Path) -> usize {
@@ -31,7 +44,15 @@ fn copy_images(from: &Path, to: &Path) -> usize {
 
 fn run(source: &Path, output: &Path, catalog: &str) -> std::process::Output {
     Command::new(workspace_bin("sightline"))
-        .args(["--log-format", "text", "run", "--catalog", catalog, "--batch", "7"])
+        .args([
+            "--log-format",
+            "text",
+            "run",
+            "--catalog",
+            catalog,
+            "--batch",
+            "7",
+        ])
         .arg("--source")
         .arg(source)
         .arg("--output")
@@ -42,7 +63,9 @@ fn run(source: &Path, output: &Path, catalog: &str) -> std::process::Output {
 }
 
 fn by_key(rows: &[Row]) -> HashMap<String, Row> {
-    rows.iter().map(|r| (r.key.rsplit('/').next().unwrap().to_string(), r.clone())).collect()
+    rows.iter()
+        .map(|r| (r.key.rsplit('/').next().unwrap().to_string(), r.clone()))
+        .collect()
 }
 
 #[test]
@@ -54,37 +77,70 @@ fn every_file_gets_exactly_one_row_and_reruns_overwrite() {
     n += copy_images(&f.join("formats"), &src.path().join("formats"));
     n += copy_images(&f.join("bad"), &src.path().join("bad"));
     // Awkward names survive end to end.
-    std::fs::copy(f.join("images/chelsea.jpg"), src.path().join("good/caf\u{e9} +1 (copy).jpg")).unwrap();
+    std::fs::copy(
+        f.join("images/chelsea.jpg"),
+        src.path().join("good/caf\u{e9} +1 (copy).jpg"),
+    )
+    .unwrap();
     n += 1;
 
     let o = run(src.path(), out.path(), "retail");
-    assert!(o.status.success(), "sightline run failed:\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "sightline run failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let rows = rows_in_dir(&out.path().join("results"));
     assert_eq!(rows.len(), n, "one row per file: {rows:#?}");
     let files = parquet_files(&out.path().join("results"));
     for p in &files {
-        let rel = p.strip_prefix(out.path()).unwrap().to_string_lossy().to_string();
+        let rel = p
+            .strip_prefix(out.path())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         assert!(rel.starts_with("results/catalog=retail/date="), "{rel}");
-        assert!(p.file_name().unwrap().to_string_lossy().starts_with("part-"));
+        assert!(p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("part-"));
     }
     // 7 messages per batch → several files, each a batch.
-    assert!(files.len() >= n.div_ceil(7) - 1, "{} files for {n} rows", files.len());
+    assert!(
+        files.len() >= n.div_ceil(7) - 1,
+        "{} files for {n} rows",
+        files.len()
+    );
     let rows = by_key(&rows);
 
     // Known images: top-1 as the reference implementation predicts (Python, PIL, ORT).
-    for want in read_csv(&f.join("images_expected.csv")).iter().filter(|r| r["model"] == "efficientnet_lite0") {
+    for want in read_csv(&f.join("images_expected.csv"))
+        .iter()
+        .filter(|r| r["model"] == "efficientnet_lite0")
+    {
         let r = &rows[&want["file"]];
         assert_eq!(r.error_kind, None, "{r:?}");
         assert_eq!(r.top1(), Some(want["top1_idx"].parse().unwrap()), "{r:?}");
-        assert!((r.labels[0].2 - want["top1_prob"].parse::<f32>().unwrap()).abs() < 0.05, "{r:?}");
+        assert!(
+            (r.labels[0].2 - want["top1_prob"].parse::<f32>().unwrap()).abs() < 0.05,
+            "{r:?}"
+        );
         assert_eq!(r.embedding_len, Some(1280));
         assert_eq!(r.model, "efficientnet_lite0");
         assert_eq!(r.execution_provider, "cpu");
-        assert!(r.labels.windows(2).all(|w| w[0].2 >= w[1].2), "scores descending: {r:?}");
+        assert!(
+            r.labels.windows(2).all(|w| w[0].2 >= w[1].2),
+            "scores descending: {r:?}"
+        );
     }
     let copy = &rows["caf\u{e9} +1 (copy).jpg"];
     assert_eq!(copy.top1(), rows["chelsea.jpg"].top1());
-    assert!(copy.key.starts_with("incoming/retail/good/"), "{}", copy.key);
+    assert!(
+        copy.key.starts_with("incoming/retail/good/"),
+        "{}",
+        copy.key
+    );
 
     // Unusual formats decode, upright, at their displayed size.
     for want in read_csv(&f.join("formats/expected.csv")) {
@@ -158,5 +214,10 @@ print("rows", t.num_rows)
         .arg(out.path().join("results"))
         .output()
         .unwrap();
-    assert!(o.status.success(), "python read-back failed:\n{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "python read-back failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

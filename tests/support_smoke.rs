@@ -42,7 +42,12 @@ async fn moto_s3_and_sqs_roundtrip() {
 
     let sqs = moto.sqs().await;
     let queue = moto.new_queue("smoke").await;
-    sqs.send_message().queue_url(&queue).message_body("ping").send().await.expect("send");
+    sqs.send_message()
+        .queue_url(&queue)
+        .message_body("ping")
+        .send()
+        .await
+        .expect("send");
     let msgs = sqs
         .receive_message()
         .queue_url(&queue)
@@ -56,7 +61,9 @@ async fn moto_s3_and_sqs_roundtrip() {
     assert_eq!(msgs[0].body(), Some("ping"));
 
     let env = moto.env_vars();
-    assert!(env.iter().any(|(k, v)| k == "AWS_ENDPOINT_URL" && v == moto.endpoint()));
+    assert!(env
+        .iter()
+        .any(|(k, v)| k == "AWS_ENDPOINT_URL" && v == moto.endpoint()));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -80,7 +87,12 @@ impl Resp {
 fn read_resp(r: &mut BufReader<TcpStream>) -> Resp {
     let mut line = String::new();
     r.read_line(&mut line).expect("status line");
-    let status: u16 = line.split_whitespace().nth(1).expect("status").parse().unwrap();
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .expect("status")
+        .parse()
+        .unwrap();
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -99,7 +111,11 @@ fn read_resp(r: &mut BufReader<TcpStream>) -> Resp {
         .unwrap_or(0);
     let mut body = vec![0; len];
     r.read_exact(&mut body).unwrap();
-    Resp { status, headers, body }
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn connect(server: &RuntimeApiServer) -> (TcpStream, BufReader<TcpStream>) {
@@ -121,15 +137,28 @@ fn runtime_api_serves_events_over_keep_alive() {
     w.write_all(NEXT.as_bytes()).unwrap();
     let e1 = read_resp(&mut r);
     assert_eq!(e1.status, 200);
-    assert_eq!(serde_json::from_slice::<Value>(&e1.body).unwrap(), events[0]);
-    let id1 = e1.header("lambda-runtime-aws-request-id").unwrap().to_string();
-    let deadline: u128 = e1.header("lambda-runtime-deadline-ms").unwrap().parse().unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&e1.body).unwrap(),
+        events[0]
+    );
+    let id1 = e1
+        .header("lambda-runtime-aws-request-id")
+        .unwrap()
+        .to_string();
+    let deadline: u128 = e1
+        .header("lambda-runtime-deadline-ms")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(deadline > 1_700_000_000_000);
     assert!(e1
         .header("lambda-runtime-invoked-function-arn")
         .unwrap()
         .ends_with(":function:smoke-fn"));
-    assert!(e1.header("lambda-runtime-trace-id").unwrap().starts_with("Root="));
+    assert!(e1
+        .header("lambda-runtime-trace-id")
+        .unwrap()
+        .starts_with("Root="));
     let body = r#"{"ok":true}"#;
     write!(
         w,
@@ -143,7 +172,10 @@ fn runtime_api_serves_events_over_keep_alive() {
     // 2nd event on the same connection; answer /error with a chunked body.
     w.write_all(NEXT.as_bytes()).unwrap();
     let e2 = read_resp(&mut r);
-    let id2 = e2.header("lambda-runtime-aws-request-id").unwrap().to_string();
+    let id2 = e2
+        .header("lambda-runtime-aws-request-id")
+        .unwrap()
+        .to_string();
     assert_ne!(id1, id2);
     let err = r#"{"errorType":"Boom","errorMessage":"bad image"}"#;
     let (a, b) = err.split_at(10);
@@ -168,10 +200,17 @@ fn runtime_api_serves_events_over_keep_alive() {
 
     // Next after the last event is parked: no answer.
     w.write_all(NEXT.as_bytes()).unwrap();
-    let invocations = server.wait_until_complete(Duration::from_secs(10)).expect("complete");
-    r.get_ref().set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let invocations = server
+        .wait_until_complete(Duration::from_secs(10))
+        .expect("complete");
+    r.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut byte = [0u8; 1];
-    assert!(r.read(&mut byte).is_err(), "parked next must not be answered");
+    assert!(
+        r.read(&mut byte).is_err(),
+        "parked next must not be answered"
+    );
 
     assert_eq!(invocations.len(), 2);
     assert_eq!(invocations[0].response, Some(json!({"ok": true})));
@@ -180,11 +219,18 @@ fn runtime_api_serves_events_over_keep_alive() {
     assert_eq!(invocations[1].error.as_ref().unwrap()["errorType"], "Boom");
     let status = server.status();
     assert_eq!(status.parked, 1);
-    assert_eq!(status.protocol_errors.len(), 1, "{:?}", status.protocol_errors);
+    assert_eq!(
+        status.protocol_errors.len(),
+        1,
+        "{:?}",
+        status.protocol_errors
+    );
 
     // Dropping the server closes the parked connection.
     drop(server);
-    r.get_ref().set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    r.get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     assert_eq!(r.read(&mut byte).unwrap_or(0), 0);
 }
 
@@ -201,7 +247,9 @@ fn runtime_api_records_init_error() {
     )
     .unwrap();
     assert_eq!(read_resp(&mut r).status, 202);
-    let err = server.wait_until_complete(Duration::from_secs(5)).unwrap_err();
+    let err = server
+        .wait_until_complete(Duration::from_secs(5))
+        .unwrap_err();
     assert!(err.contains("no model"), "{err}");
 }
 
@@ -240,12 +288,21 @@ fn run_lambda_with_a_shell_stand_in() {
     let (_dir, bin) = stand_in("echo-lambda", ECHO_LAMBDA);
     let events = [json!({"a": 1}), json!({"fail": true}), json!([1, 2])];
     let env = [("EXTRA".to_string(), "xyz".to_string())];
-    let run = try_run_lambda(&bin, &events, &env, Duration::from_secs(20)).unwrap_or_else(|f| panic!("{f}"));
+    let run = try_run_lambda(&bin, &events, &env, Duration::from_secs(20))
+        .unwrap_or_else(|f| panic!("{f}"));
     assert_eq!(run.invocations.len(), 3);
     assert_eq!(run.invocations[0].response, Some(json!({"echo": {"a": 1}})));
-    assert_eq!(run.invocations[1].error.as_ref().unwrap()["errorType"], "Fail");
+    assert_eq!(
+        run.invocations[1].error.as_ref().unwrap()["errorType"],
+        "Fail"
+    );
     assert_eq!(run.invocations[2].response, Some(json!({"echo": [1, 2]})));
-    assert!(run.stderr.contains("started sightline-test 1024 $LATEST xyz"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("started sightline-test 1024 $LATEST xyz"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -264,8 +321,14 @@ sleep 30
     );
     let started = std::time::Instant::now();
     let f = try_run_lambda(&bin, &[json!({})], &[], Duration::from_secs(20)).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10), "init error must end the run promptly");
-    assert_eq!(f.init_error.as_ref().unwrap()["errorMessage"], "model missing");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "init error must end the run promptly"
+    );
+    assert_eq!(
+        f.init_error.as_ref().unwrap()["errorMessage"],
+        "model missing"
+    );
     assert!(f.to_string().contains("cannot load model"), "{f}");
 
     let (_dir2, bin2) = stand_in("exits", "echo 'panicked at main' >&2\nexit 3\n");

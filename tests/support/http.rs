@@ -57,7 +57,9 @@ fn read_line(r: &mut impl BufRead) -> io::Result<Option<String>> {
     while matches!(buf.last(), Some(b'\n' | b'\r')) {
         buf.pop();
     }
-    String::from_utf8(buf).map(Some).map_err(|_| bad("non-UTF-8 header line"))
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| bad("non-UTF-8 header line"))
 }
 
 /// Reads the next request. `Ok(None)` when the peer closed the connection cleanly
@@ -77,7 +79,13 @@ pub(crate) fn read_request(r: &mut impl BufRead) -> io::Result<Option<Request>> 
         _ => return Err(bad(format!("bad request line: {line:?}"))),
     };
     let headers = read_headers(r)?;
-    let mut req = Request { method, path, headers, body: Vec::new(), version };
+    let mut req = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+        version,
+    };
 
     let chunked = req
         .header("transfer-encoding")
@@ -106,7 +114,9 @@ fn read_headers(r: &mut impl BufRead) -> io::Result<Vec<(String, String)>> {
         if headers.len() >= MAX_HEADERS {
             return Err(bad("too many headers"));
         }
-        let (k, v) = line.split_once(':').ok_or_else(|| bad(format!("bad header: {line:?}")))?;
+        let (k, v) = line
+            .split_once(':')
+            .ok_or_else(|| bad(format!("bad header: {line:?}")))?;
         headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
 }
@@ -179,7 +189,10 @@ mod tests {
                     GET /c HTTP/1.1\r\nConnection: close\r\n\r\n";
         let mut r = BufReader::new(&raw[..]);
         let a = read_request(&mut r).unwrap().unwrap();
-        assert_eq!((a.method.as_str(), a.path.as_str(), &a.body[..]), ("POST", "/a", &b"abc"[..]));
+        assert_eq!(
+            (a.method.as_str(), a.path.as_str(), &a.body[..]),
+            ("POST", "/a", &b"abc"[..])
+        );
         assert!(!a.wants_close());
         let b = read_request(&mut r).unwrap().unwrap();
         assert_eq!(b.body, b"Wikipedia");

@@ -207,7 +207,11 @@ impl RuntimeApiServer {
             .name("runtime-api-accept".into())
             .spawn(move || accept_loop(listener, sh))
             .expect("spawn accept thread");
-        RuntimeApiServer { addr, shared, accept: Some(accept) }
+        RuntimeApiServer {
+            addr,
+            shared,
+            accept: Some(accept),
+        }
     }
 
     /// The value for `AWS_LAMBDA_RUNTIME_API`: `127.0.0.1:<port>`.
@@ -278,7 +282,13 @@ impl Drop for RuntimeApiServer {
         if let Some(h) = self.accept.take() {
             let _ = h.join();
         }
-        for c in self.shared.conns.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        for c in self
+            .shared
+            .conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             let _ = c.shutdown(Shutdown::Both);
         }
     }
@@ -292,7 +302,11 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let Ok(stream) = conn else { continue };
         let _ = stream.set_nodelay(true);
         if let Ok(c) = stream.try_clone() {
-            shared.conns.lock().unwrap_or_else(|p| p.into_inner()).push(c);
+            shared
+                .conns
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(c);
         }
         let sh = Arc::clone(&shared);
         let _ = std::thread::Builder::new()
@@ -302,13 +316,19 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 enum Reply {
-    Send { status: u16, headers: Vec<(&'static str, String)>, body: Vec<u8> },
+    Send {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
     /// Server stopping: close the connection without answering.
     Hangup,
 }
 
 fn handle_connection(stream: TcpStream, shared: Arc<Shared>) {
-    let Ok(read_half) = stream.try_clone() else { return };
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(read_half);
     let mut writer = stream;
     loop {
@@ -318,7 +338,8 @@ fn handle_connection(stream: TcpStream, shared: Arc<Shared>) {
             Err(e) => {
                 if !shared.stop.load(Ordering::SeqCst) {
                     let mut st = shared.lock();
-                    st.protocol_errors.push(format!("unreadable HTTP request: {e}"));
+                    st.protocol_errors
+                        .push(format!("unreadable HTTP request: {e}"));
                     shared.changed.notify_all();
                 }
                 return;
@@ -327,7 +348,11 @@ fn handle_connection(stream: TcpStream, shared: Arc<Shared>) {
         let close = req.wants_close();
         match route(&shared, &req) {
             Reply::Hangup => return,
-            Reply::Send { status, headers, body } => {
+            Reply::Send {
+                status,
+                headers,
+                body,
+            } => {
                 if write_response(&mut writer, status, &headers, &body, close).is_err() || close {
                     let _ = writer.shutdown(Shutdown::Both);
                     return;
@@ -368,7 +393,12 @@ fn route(shared: &Shared, req: &Request) -> Reply {
     let path = req.path.split('?').next().unwrap_or("");
     let Some(rest) = path.strip_prefix(API_PREFIX) else {
         let mut st = shared.lock();
-        return client_error(404, shared, &mut st, format!("unknown route {} {}", req.method, req.path));
+        return client_error(
+            404,
+            shared,
+            &mut st,
+            format!("unknown route {} {}", req.method, req.path),
+        );
     };
     let segs: Vec<&str> = rest.trim_matches('/').split('/').collect();
     let mut st = shared.lock();
@@ -393,8 +423,14 @@ fn route(shared: &Shared, req: &Request) -> Reply {
                     headers: vec![
                         ("Content-Type", "application/json".into()),
                         ("Lambda-Runtime-Aws-Request-Id", request_id),
-                        ("Lambda-Runtime-Deadline-Ms", deadline.as_millis().to_string()),
-                        ("Lambda-Runtime-Invoked-Function-Arn", shared.function_arn.clone()),
+                        (
+                            "Lambda-Runtime-Deadline-Ms",
+                            deadline.as_millis().to_string(),
+                        ),
+                        (
+                            "Lambda-Runtime-Invoked-Function-Arn",
+                            shared.function_arn.clone(),
+                        ),
                         (
                             "Lambda-Runtime-Trace-Id",
                             format!("Root=1-00000000-{seq:024x};Parent={seq:016x};Sampled=0"),
@@ -419,7 +455,12 @@ fn route(shared: &Shared, req: &Request) -> Reply {
         ("POST", ["invocation", id, kind @ ("response" | "error")]) => {
             let body = json_body(&req.body);
             let Some(inv) = st.invocations.iter_mut().find(|i| i.request_id == *id) else {
-                return client_error(400, shared, &mut st, format!("{kind} for unknown request id {id}"));
+                return client_error(
+                    400,
+                    shared,
+                    &mut st,
+                    format!("{kind} for unknown request id {id}"),
+                );
             };
             if inv.is_answered() {
                 let msg = format!("second answer ({kind}) for request id {id}: {body}");
@@ -451,7 +492,12 @@ fn route(shared: &Shared, req: &Request) -> Reply {
             shared.changed.notify_all();
             accepted()
         }
-        _ => client_error(404, shared, &mut st, format!("unknown route {} {}", req.method, req.path)),
+        _ => client_error(
+            404,
+            shared,
+            &mut st,
+            format!("unknown route {} {}", req.method, req.path),
+        ),
     }
 }
 
@@ -553,7 +599,9 @@ pub fn try_run_lambda(
     let failure: Option<String> = loop {
         let status = server.status();
         if let Some(e) = &status.init_error {
-            break Some(format!("the function reported an init error (POST /runtime/init/error): {e}"));
+            break Some(format!(
+                "the function reported an init error (POST /runtime/init/error): {e}"
+            ));
         }
         if let Some(p) = status.protocol_errors.first() {
             break Some(format!("Runtime API protocol error: {p}"));
@@ -589,8 +637,18 @@ pub fn try_run_lambda(
     let stdout = out.finish();
     let stderr = err.finish();
     match failure {
-        None => Ok(LambdaRun { invocations, stdout, stderr }),
-        Some(reason) => Err(Box::new(LambdaFailure { reason, init_error, invocations, stdout, stderr })),
+        None => Ok(LambdaRun {
+            invocations,
+            stdout,
+            stderr,
+        }),
+        Some(reason) => Err(Box::new(LambdaFailure {
+            reason,
+            init_error,
+            invocations,
+            stdout,
+            stderr,
+        })),
     }
 }
 

@@ -21,8 +21,7 @@ pub mod results;
 use std::path::{Path, PathBuf};
 
 pub use lambda::{
-    run_lambda, try_run_lambda, ApiStatus, Invocation, LambdaFailure, LambdaRun,
-    RuntimeApiServer,
+    run_lambda, try_run_lambda, ApiStatus, Invocation, LambdaFailure, LambdaRun, RuntimeApiServer,
 };
 pub use moto::{shared_moto, unique_name, Moto};
 
@@ -76,7 +75,9 @@ pub fn shared_data_dir() -> Option<PathBuf> {
 /// The shared models folder (`<shared>/models`: ONNX files, label files, references),
 /// if present; same lookup as [`shared_data_dir`].
 pub fn shared_models_dir() -> Option<PathBuf> {
-    shared_dir().map(|d| d.join("models")).filter(|d| d.is_dir())
+    shared_dir()
+        .map(|d| d.join("models"))
+        .filter(|d| d.is_dir())
 }
 
 /// Path of a workspace binary (e.g. `"bootstrap"`, `"sightline"`) built into the same
@@ -91,7 +92,10 @@ pub fn shared_models_dir() -> Option<PathBuf> {
 /// does this)".
 pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    let mut dir = exe.parent().expect("test binary has a folder").to_path_buf();
+    let mut dir = exe
+        .parent()
+        .expect("test binary has a folder")
+        .to_path_buf();
     if dir.file_name().is_some_and(|n| n == "deps") {
         dir.pop();
     }

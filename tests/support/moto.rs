@@ -44,7 +44,9 @@ pub struct Moto {
 
 impl std::fmt::Debug for Moto {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Moto").field("endpoint", &self.endpoint).finish()
+        f.debug_struct("Moto")
+            .field("endpoint", &self.endpoint)
+            .finish()
     }
 }
 
@@ -53,7 +55,11 @@ impl std::fmt::Debug for Moto {
 fn find_moto_server() -> PathBuf {
     if let Some(p) = std::env::var_os(MOTO_SERVER_ENV).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "{MOTO_SERVER_ENV}={} does not exist", p.display());
+        assert!(
+            p.is_file(),
+            "{MOTO_SERVER_ENV}={} does not exist",
+            p.display()
+        );
         return p;
     }
     let venv = crate::repo_root().join(".cache/venv/bin/moto_server");
@@ -157,13 +163,25 @@ impl Moto {
                 return Err(format!("exited early ({status}); log:\n{text}"));
             }
             if answers_http(&addr) {
-                return Ok(Moto { endpoint, child, lifeline, log });
+                return Ok(Moto {
+                    endpoint,
+                    child,
+                    lifeline,
+                    log,
+                });
             }
             if started.elapsed() > START_TIMEOUT {
-                let mut m = Moto { endpoint, child, lifeline, log };
+                let mut m = Moto {
+                    endpoint,
+                    child,
+                    lifeline,
+                    log,
+                };
                 m.stop();
                 let text = std::fs::read_to_string(m.log.path()).unwrap_or_default();
-                return Err(format!("no HTTP answer within {START_TIMEOUT:?}; log:\n{text}"));
+                return Err(format!(
+                    "no HTTP answer within {START_TIMEOUT:?}; log:\n{text}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -198,7 +216,13 @@ impl Moto {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new(REGION))
-            .credentials_provider(Credentials::new("test", "test", None, None, "sightline-tests"))
+            .credentials_provider(Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "sightline-tests",
+            ))
             .load()
             .await
     }
@@ -277,7 +301,10 @@ impl Moto {
         s.write_all(req.as_bytes()).expect("send reset");
         let mut resp = String::new();
         let _ = s.read_to_string(&mut resp);
-        assert!(resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"), "moto reset: {resp}");
+        assert!(
+            resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200"),
+            "moto reset: {resp}"
+        );
     }
 }
 
@@ -304,14 +331,24 @@ pub fn unique_name(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut p: String = prefix
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .take(24)
         .collect();
     while p.contains("--") {
         p = p.replace("--", "-");
     }
     let trimmed = p.trim_matches('-').to_string();
-    p = if trimmed.is_empty() { "t".to_string() } else { trimmed };
+    p = if trimmed.is_empty() {
+        "t".to_string()
+    } else {
+        trimmed
+    };
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -346,7 +383,11 @@ mod tests {
         assert_ne!(a, b);
         for n in [&a, &b, &unique_name(""), &unique_name(&"x".repeat(100))] {
             assert!((3..=63).contains(&n.len()), "{n}");
-            assert!(n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{n}");
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{n}"
+            );
             assert!(n.starts_with(|c: char| c.is_ascii_alphanumeric()), "{n}");
             assert!(n.ends_with(|c: char| c.is_ascii_alphanumeric()), "{n}");
             assert!(!n.contains("--"), "{n}");

@@ -61,9 +61,23 @@ fn opt_str(a: &dyn Array, i: usize) -> Option<String> {
 pub fn rows_of(file: &str, batches: &[RecordBatch]) -> Vec<Row> {
     let mut out = Vec::new();
     for b in batches {
-        let col = |n: &str| b.column_by_name(n).unwrap_or_else(|| panic!("column {n} missing in {file}")).clone();
-        let (labels, tags, dets, emb) = (col("labels"), col("tags"), col("detections"), col("embedding"));
-        let (labels, tags, dets, emb) = (labels.as_list::<i32>(), tags.as_list::<i32>(), dets.as_list::<i32>(), emb.as_fixed_size_list());
+        let col = |n: &str| {
+            b.column_by_name(n)
+                .unwrap_or_else(|| panic!("column {n} missing in {file}"))
+                .clone()
+        };
+        let (labels, tags, dets, emb) = (
+            col("labels"),
+            col("tags"),
+            col("detections"),
+            col("embedding"),
+        );
+        let (labels, tags, dets, emb) = (
+            labels.as_list::<i32>(),
+            tags.as_list::<i32>(),
+            dets.as_list::<i32>(),
+            emb.as_fixed_size_list(),
+        );
         let (w, h) = (col("width"), col("height"));
         let (w, h) = (w.as_primitive::<Int32Type>(), h.as_primitive::<Int32Type>());
         let size = col("size_bytes");
@@ -87,7 +101,9 @@ pub fn rows_of(file: &str, batches: &[RecordBatch]) -> Vec<Row> {
                 execution_provider: opt_str(col("execution_provider").as_ref(), i).unwrap(),
                 width: w.is_valid(i).then(|| w.value(i)),
                 height: h.is_valid(i).then(|| h.value(i)),
-                labels: (0..l.len()).map(|j| (ids.value(j), names.value(j).to_string(), scores.value(j))).collect(),
+                labels: (0..l.len())
+                    .map(|j| (ids.value(j), names.value(j).to_string(), scores.value(j)))
+                    .collect(),
                 tags: (0..t.len()).map(|j| t.value(j).to_string()).collect(),
                 detections: dets.value_length(i) as usize,
                 embedding_len: emb.is_valid(i).then(|| emb.value_length() as usize),
@@ -114,7 +130,9 @@ pub fn parquet_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -133,24 +151,51 @@ pub fn rows_in_dir(dir: &Path) -> Vec<Row> {
     parquet_files(dir)
         .iter()
         .flat_map(|p| {
-            let rel = p.strip_prefix(dir).unwrap_or(p).to_string_lossy().to_string();
+            let rel = p
+                .strip_prefix(dir)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .to_string();
             rows_of(&rel, &read_parquet(Bytes::from(std::fs::read(p).unwrap())))
         })
         .collect()
 }
 
 /// All rows of every Parquet object under `prefix` in `bucket`, with the object keys.
-pub async fn rows_in_bucket(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> (Vec<String>, Vec<Row>) {
+pub async fn rows_in_bucket(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> (Vec<String>, Vec<Row>) {
     let mut keys = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.expect("list results");
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
     }
     keys.sort();
     let mut rows = Vec::new();
     for k in &keys {
-        let body = s3.get_object().bucket(bucket).key(k).send().await.expect("get result").body.collect().await.unwrap();
+        let body = s3
+            .get_object()
+            .bucket(bucket)
+            .key(k)
+            .send()
+            .await
+            .expect("get result")
+            .body
+            .collect()
+            .await
+            .unwrap();
         rows.extend(rows_of(k, &read_parquet(body.into_bytes())));
     }
     (keys, rows)

@@ -33,18 +33,28 @@ pub struct EvalArgs {
 
 /// Reads a CSV with a header into maps keyed by its first column.
 fn read_csv(path: &Path) -> Result<Vec<HashMap<String, String>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().context("empty CSV")?.split(',').collect();
     Ok(lines
         .filter(|l| !l.trim().is_empty())
-        .map(|l| header.iter().map(|h| h.to_string()).zip(l.split(',').map(str::to_string)).collect())
+        .map(|l| {
+            header
+                .iter()
+                .map(|h| h.to_string())
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
         .collect())
 }
 
 /// Runs the evaluation and prints a table.
 pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
-    let labels_path = a.labels.clone().unwrap_or_else(|| a.images.join("labels.csv"));
+    let labels_path = a
+        .labels
+        .clone()
+        .unwrap_or_else(|| a.images.join("labels.csv"));
     let truth: HashMap<String, i32> = read_csv(&labels_path)?
         .into_iter()
         .map(|r| Ok((r["file"].clone(), r["class_index"].parse()?)))
@@ -76,13 +86,21 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
     };
     let registry = ModelRegistry::new(settings.locate_models_dir()?);
     let (source, sink) = embedded::stores(&a.images, "eval", &settings, &output);
-    let pipeline = Pipeline::with_catalogs(settings, &registry, Catalogs::from_configs([catalog]), source.clone(), sink)?;
+    let pipeline = Pipeline::with_catalogs(
+        settings,
+        &registry,
+        Catalogs::from_configs([catalog]),
+        source.clone(),
+        sink,
+    )?;
     let rows = crate::run_pipeline((Arc::new(pipeline), source), 64, true).await?;
 
     let (mut n, mut top1, mut top5, mut agree, mut compared, mut errors) = (0, 0, 0, 0, 0, 0);
     for r in &rows {
         let file = r.key.rsplit('/').next().unwrap_or(&r.key);
-        let Some(&want) = truth.get(file) else { continue };
+        let Some(&want) = truth.get(file) else {
+            continue;
+        };
         n += 1;
         if r.error_kind.is_some() {
             errors += 1;
@@ -97,7 +115,11 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
         }
     }
     if n == 0 {
-        bail!("no image in {} is listed in {}", a.images.display(), labels_path.display());
+        bail!(
+            "no image in {} is listed in {}",
+            a.images.display(),
+            labels_path.display()
+        );
     }
     let pct = |k: usize, of: usize| 100.0 * k as f64 / of.max(1) as f64;
     println!("model               {}", a.model);
@@ -105,7 +127,11 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
     println!("top-1 accuracy      {:.1} % ({top1}/{n})", pct(top1, n));
     println!("top-5 accuracy      {:.1} % ({top5}/{n})", pct(top5, n));
     if a.reference.is_some() {
-        println!("top-1 agreement     {:.1} % ({agree}/{compared}) with {}", pct(agree, compared), a.reference.as_ref().unwrap().display());
+        println!(
+            "top-1 agreement     {:.1} % ({agree}/{compared}) with {}",
+            pct(agree, compared),
+            a.reference.as_ref().unwrap().display()
+        );
     }
     Ok(())
 }

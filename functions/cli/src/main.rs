@@ -71,6 +71,9 @@ enum Command {
         /// Batches in flight at once.
         #[arg(long, default_value_t = 2)]
         concurrent_batches: usize,
+        /// Seconds before a failed message is retried, times its receive count.
+        #[arg(long, default_value_t = 5)]
+        retry_delay: u64,
     },
     /// Enqueue objects that already exist under a prefix, as S3 notifications.
     Backfill {
@@ -89,8 +92,11 @@ enum Command {
 }
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| if json { "info" } else { "warn" }.into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| if json { "info" } else { "warn" }.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -106,7 +112,9 @@ fn main() -> Result<()> {
         LogFormat::Auto => matches!(cli.command, Command::Worker { .. }),
     };
     init_logging(json);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async_main(cli.command))
 }
 
@@ -121,7 +129,12 @@ async fn async_main(command: Command) -> Result<()> {
         } => {
             let rows = run_embedded(settings, &source, &catalog, &output, batch, true).await?;
             let errors = rows.iter().filter(|r| r.error_kind.is_some()).count();
-            println!("{} rows ({} errors) under {}", rows.len(), errors, output.join("results").display());
+            println!(
+                "{} rows ({} errors) under {}",
+                rows.len(),
+                errors,
+                output.join("results").display()
+            );
             Ok(())
         }
         Command::Demo { source, output } => demo(settings, source, &output).await,
@@ -129,6 +142,7 @@ async fn async_main(command: Command) -> Result<()> {
             queue_url,
             exit_when_idle,
             concurrent_batches,
+            retry_delay,
         } => {
             let store = Store::S3(S3Store::from_env().await);
             let queue = Queue::Sqs(SqsQueue::from_env(queue_url).await);
@@ -136,6 +150,7 @@ async fn async_main(command: Command) -> Result<()> {
             let options = WorkerOptions {
                 exit_when_idle: exit_when_idle.map(Duration::from_secs),
                 concurrent_batches,
+                retry_delay: Duration::from_secs(retry_delay),
                 ..WorkerOptions::default()
             };
             let stats = run_worker(pipeline, queue, options, shutdown_signal(), |_| {}).await?;
@@ -150,9 +165,15 @@ async fn async_main(command: Command) -> Result<()> {
             let store = S3Store::from_env().await;
             let queue = Queue::Sqs(SqsQueue::from_env(queue_url).await);
             let objects = Store::S3(store).list(&bucket, &prefix).await?;
-            let bodies: Vec<String> = objects.iter().map(|o| s3_event_body(std::slice::from_ref(o))).collect();
+            let bodies: Vec<String> = objects
+                .iter()
+                .map(|o| s3_event_body(std::slice::from_ref(o)))
+                .collect();
             queue.send(bodies).await?;
-            println!("enqueued {} objects from s3://{bucket}/{prefix}", objects.len());
+            println!(
+                "enqueued {} objects from s3://{bucket}/{prefix}",
+                objects.len()
+            );
             Ok(())
         }
         Command::Eval(args) => eval::run(settings, args).await,
@@ -193,7 +214,12 @@ pub(crate) async fn run_embedded(
     run_pipeline(pipeline, batch, progress).await
 }
 
-pub(crate) fn open_embedded(settings: Settings, source: &Path, catalog: &str, output: &Path) -> Result<(Arc<Pipeline>, Store)> {
+pub(crate) fn open_embedded(
+    settings: Settings,
+    source: &Path,
+    catalog: &str,
+    output: &Path,
+) -> Result<(Arc<Pipeline>, Store)> {
     if !source.is_dir() {
         bail!("source folder {} does not exist", source.display());
     }
@@ -203,9 +229,20 @@ pub(crate) fn open_embedded(settings: Settings, source: &Path, catalog: &str, ou
     Ok((pipeline, src))
 }
 
-pub(crate) async fn run_pipeline((pipeline, source): (Arc<Pipeline>, Store), batch: usize, progress: bool) -> Result<Vec<ResultRow>> {
-    let bar = if progress { ProgressBar::new(0) } else { ProgressBar::hidden() };
-    bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}").expect("valid template"));
+pub(crate) async fn run_pipeline(
+    (pipeline, source): (Arc<Pipeline>, Store),
+    batch: usize,
+    progress: bool,
+) -> Result<Vec<ResultRow>> {
+    let bar = if progress {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}")
+            .expect("valid template"),
+    );
     let rows = Arc::new(Mutex::new(Vec::new()));
     let (b, r) = (bar.clone(), Arc::clone(&rows));
     let run = embedded::run_folder(
@@ -215,13 +252,19 @@ pub(crate) async fn run_pipeline((pipeline, source): (Arc<Pipeline>, Store), bat
         |n| bar.set_length(n as u64),
         move |report| {
             b.inc((report.rows + report.skipped) as u64);
-            r.lock().expect("rows lock").extend(report.written.iter().cloned());
+            r.lock()
+                .expect("rows lock")
+                .extend(report.written.iter().cloned());
         },
     )
     .await?;
     bar.finish_and_clear();
     if !run.dead_letters.is_empty() {
-        eprintln!("{} objects failed {} times and were dead-lettered:", run.dead_letters.len(), embedded::MAX_RECEIVES);
+        eprintln!(
+            "{} objects failed {} times and were dead-lettered:",
+            run.dead_letters.len(),
+            embedded::MAX_RECEIVES
+        );
         for k in &run.dead_letters {
             eprintln!("  {k}");
         }
@@ -244,8 +287,18 @@ async fn demo(settings: Settings, source: Option<PathBuf>, output: &Path) -> Res
     for r in &rows {
         let name = r.key.rsplit('/').next().unwrap_or(&r.key);
         match (&r.error_kind, r.labels.first()) {
-            (None, Some(l)) => println!("{:<28} {:<26} {:>6.3}  {}", name, l.label, l.score, r.tags.join(", ")),
-            (Some(k), _) => println!("{:<28} error: {k}: {}", name, r.error.as_deref().unwrap_or("")),
+            (None, Some(l)) => println!(
+                "{:<28} {:<26} {:>6.3}  {}",
+                name,
+                l.label,
+                l.score,
+                r.tags.join(", ")
+            ),
+            (Some(k), _) => println!(
+                "{:<28} error: {k}: {}",
+                name,
+                r.error.as_deref().unwrap_or("")
+            ),
             (None, None) => println!("{name:<28} (no labels)"),
         }
     }

@@ -59,7 +59,10 @@ impl CatalogConfig {
         if c.name.is_empty() || c.name.contains('/') || c.name.contains('=') {
             return Err(CoreError::Invalid {
                 origin: origin.to_string(),
-                message: format!("catalog name {:?} must be non-empty without '/' or '='", c.name),
+                message: format!(
+                    "catalog name {:?} must be non-empty without '/' or '='",
+                    c.name
+                ),
             });
         }
         if let Some(cl) = &c.classifier {
@@ -173,7 +176,10 @@ mod tests {
         let cl = c.classifier.as_ref().unwrap();
         assert_eq!((cl.top_k, cl.min_score, cl.tag_min_score), (5, 0.0, 0.2));
         let inv = c.tags_by_label();
-        assert_eq!(inv["sandal"], vec!["footwear".to_string(), "sports".to_string()]);
+        assert_eq!(
+            inv["sandal"],
+            vec!["footwear".to_string(), "sports".to_string()]
+        );
         assert_eq!(inv["clog"], vec!["footwear".to_string()]);
     }
 
@@ -181,6 +187,10 @@ mod tests {
     fn rejects_unknown_fields_and_bad_names() {
         assert!(CatalogConfig::from_toml("name = \"r\"\nbogus = 1\n", "t").is_err());
         assert!(CatalogConfig::from_toml("name = \"a/b\"\n", "t").is_err());
-        assert!(CatalogConfig::from_toml("name = \"r\"\n[classifier]\nmodel=\"m\"\ntop_k = 0\n", "t").is_err());
+        assert!(CatalogConfig::from_toml(
+            "name = \"r\"\n[classifier]\nmodel=\"m\"\ntop_k = 0\n",
+            "t"
+        )
+        .is_err());
     }
 }

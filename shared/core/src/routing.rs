@@ -33,10 +33,22 @@ mod tests {
 
     #[test]
     fn routes_by_prefix() {
-        assert_eq!(route_key("incoming/", "incoming/retail/a/b.jpg"), Route::Catalog("retail".into()));
-        assert_eq!(route_key("incoming/", "results/catalog=retail/x.parquet"), Route::Ignore);
+        assert_eq!(
+            route_key("incoming/", "incoming/retail/a/b.jpg"),
+            Route::Catalog("retail".into())
+        );
+        assert_eq!(
+            route_key("incoming/", "results/catalog=retail/x.parquet"),
+            Route::Ignore
+        );
         assert_eq!(route_key("incoming/", "incoming/retail/"), Route::Ignore);
-        assert_eq!(route_key("incoming/", "incoming/x.jpg"), Route::Catalog(String::new()));
-        assert_eq!(route_key("incoming/", "incoming/nope/x.jpg"), Route::Catalog("nope".into()));
+        assert_eq!(
+            route_key("incoming/", "incoming/x.jpg"),
+            Route::Catalog(String::new())
+        );
+        assert_eq!(
+            route_key("incoming/", "incoming/nope/x.jpg"),
+            Route::Catalog("nope".into())
+        );
     }
 }

@@ -103,10 +103,16 @@ impl Settings {
                 });
             }
         }
-        (s.fetch_concurrency, s.infer_batch, s.infer_threads, s.intra_threads) =
-            (fc as usize, ib as usize, it as usize, ia as usize);
+        (
+            s.fetch_concurrency,
+            s.infer_batch,
+            s.infer_threads,
+            s.intra_threads,
+        ) = (fc as usize, ib as usize, it as usize, ia as usize);
         s.models_dir = get("SIGHTLINE_MODELS_DIR").map(PathBuf::from);
-        s.ort_dylib = get("SIGHTLINE_ORT_DYLIB").or_else(|| get("ORT_DYLIB_PATH")).map(PathBuf::from);
+        s.ort_dylib = get("SIGHTLINE_ORT_DYLIB")
+            .or_else(|| get("ORT_DYLIB_PATH"))
+            .map(PathBuf::from);
         if let Some(v) = get("SIGHTLINE_INCOMING_PREFIX") {
             s.incoming_prefix = v;
         }
@@ -170,8 +176,15 @@ mod tests {
         assert_eq!(s.infer_batch, 8);
         assert_eq!(s.results_bucket.as_deref(), Some("out"));
         assert_eq!(s.fetch_concurrency, 16);
-        assert!(Settings::from_lookup(|k| (k == "SIGHTLINE_INFER_BATCH").then(|| "0".into())).is_err());
-        assert!(Settings::from_lookup(|k| (k == "SIGHTLINE_INFER_BATCH").then(|| "x".into())).is_err());
-        assert!(Settings::from_lookup(|k| (k == "SIGHTLINE_EXECUTION_PROVIDER").then(|| "tpu".into())).is_err());
+        assert!(
+            Settings::from_lookup(|k| (k == "SIGHTLINE_INFER_BATCH").then(|| "0".into())).is_err()
+        );
+        assert!(
+            Settings::from_lookup(|k| (k == "SIGHTLINE_INFER_BATCH").then(|| "x".into())).is_err()
+        );
+        assert!(Settings::from_lookup(
+            |k| (k == "SIGHTLINE_EXECUTION_PROVIDER").then(|| "tpu".into())
+        )
+        .is_err());
     }
 }

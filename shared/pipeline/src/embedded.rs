@@ -53,7 +53,12 @@ pub async fn run_folder(
     let memory = MemoryQueue::new(MAX_RECEIVES);
     let queue = Queue::Memory(memory.clone());
     queue
-        .send(objects.iter().map(|o| s3_event_body(std::slice::from_ref(o))).collect())
+        .send(
+            objects
+                .iter()
+                .map(|o| s3_event_body(std::slice::from_ref(o)))
+                .collect(),
+        )
         .await?;
     let options = WorkerOptions {
         receive_max: batch,

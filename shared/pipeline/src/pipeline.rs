@@ -15,7 +15,9 @@ use sightline_storage::Store;
 use sightline_tables::result_files;
 use sightline_vision::engine::EngineConfig;
 use sightline_vision::manifest::LoadedModel;
-use sightline_vision::{decode_image, runtime, Classifier, DecodeLimits, Engine, ModelRegistry, VisionError};
+use sightline_vision::{
+    decode_image, runtime, Classifier, DecodeLimits, Engine, ModelRegistry, VisionError,
+};
 use tokio::sync::Semaphore;
 
 use crate::rows::{build_row, RowContent, RowContext};
@@ -114,12 +116,11 @@ impl Pipeline {
                         }
                     };
                     let model = Arc::clone(&models[idx]);
-                    let cl = Classifier::new(cfg.clone(), model.labels.clone(), &c.tags_by_label()).map_err(|e| {
-                        VisionError::Model {
+                    let cl = Classifier::new(cfg.clone(), model.labels.clone(), &c.tags_by_label())
+                        .map_err(|e| VisionError::Model {
                             model: format!("catalog {}", c.name),
                             message: e.to_string(),
-                        }
-                    })?;
+                        })?;
                     Some((idx, cl, model))
                 }
                 None => None,
@@ -242,7 +243,9 @@ impl Pipeline {
         }
         let mut failed: Vec<usize> = retry.into_iter().collect();
         failed.sort();
-        report.failed.extend(failed.into_iter().map(|m| messages[m].id.clone()));
+        report
+            .failed
+            .extend(failed.into_iter().map(|m| messages[m].id.clone()));
         report
     }
 
@@ -276,15 +279,29 @@ impl Pipeline {
     }
 
     fn model_ctx(&self, catalog: &str) -> RowContext {
-        let model = self.catalogs.get(catalog).and_then(|c| c.classifier.as_ref());
+        let model = self
+            .catalogs
+            .get(catalog)
+            .and_then(|c| c.classifier.as_ref());
         RowContext {
-            model: model.map(|(_, _, m)| m.manifest.name.clone()).unwrap_or_default(),
-            model_version: model.map(|(_, _, m)| m.manifest.version.clone()).unwrap_or_default(),
+            model: model
+                .map(|(_, _, m)| m.manifest.name.clone())
+                .unwrap_or_default(),
+            model_version: model
+                .map(|(_, _, m)| m.manifest.version.clone())
+                .unwrap_or_default(),
             ..RowContext::default()
         }
     }
 
-    fn fail(&self, index: usize, item: &WorkItem, ctx: RowContext, disposition: Disposition, message: String) -> Stage {
+    fn fail(
+        &self,
+        index: usize,
+        item: &WorkItem,
+        ctx: RowContext,
+        disposition: Disposition,
+        message: String,
+    ) -> Stage {
         match disposition {
             Disposition::Transient => Stage::Done(index, ItemOutcome::Retry(message)),
             Disposition::Permanent(kind) => {
@@ -297,15 +314,28 @@ impl Pipeline {
     async fn prepare(&self, index: usize, item: &WorkItem) -> Stage {
         let Some(catalog) = self.catalogs.get(&item.catalog) else {
             let mut item = item.clone();
-            let message = format!("no catalog named {:?} (key {:?})", item.catalog, item.object.key);
+            let message = format!(
+                "no catalog named {:?} (key {:?})",
+                item.catalog, item.object.key
+            );
             item.catalog = UNROUTED_CATALOG.to_string();
-            return self.fail(index, &item, RowContext::default(), Disposition::Permanent(ErrorKind::UnknownCatalog), message);
+            return self.fail(
+                index,
+                &item,
+                RowContext::default(),
+                Disposition::Permanent(ErrorKind::UnknownCatalog),
+                message,
+            );
         };
         let mut ctx = self.model_ctx(&item.catalog);
         let t = Instant::now();
         let object = match self
             .source
-            .get(&item.object.bucket, &item.object.key, self.settings.max_object_bytes)
+            .get(
+                &item.object.bucket,
+                &item.object.key,
+                self.settings.max_object_bytes,
+            )
             .await
         {
             Ok(o) => o,
@@ -316,7 +346,13 @@ impl Pipeline {
         ctx.size = Some(object.size);
         ctx.created = item.object.event_time.or(object.last_modified);
         let Some((model, _, loaded)) = &catalog.classifier else {
-            return self.fail(index, item, ctx, Disposition::Permanent(ErrorKind::UnsupportedFormat), "catalog runs no model".into());
+            return self.fail(
+                index,
+                item,
+                ctx,
+                Disposition::Permanent(ErrorKind::UnsupportedFormat),
+                "catalog runs no model".into(),
+            );
         };
         let pp = loaded.preprocess();
         let limits = DecodeLimits {
@@ -349,7 +385,13 @@ impl Pipeline {
             Err(join) => {
                 // A panic inside a decoder is a bug triggered by this input: permanent.
                 let msg = format!("decoder panicked: {join}");
-                self.fail(index, item, ctx, Disposition::Permanent(ErrorKind::CorruptImage), msg)
+                self.fail(
+                    index,
+                    item,
+                    ctx,
+                    Disposition::Permanent(ErrorKind::CorruptImage),
+                    msg,
+                )
             }
         }
     }
@@ -374,26 +416,38 @@ impl Pipeline {
                     let per_image = out.run_ms / n as f32;
                     for (j, mut p) in group.into_iter().enumerate() {
                         let item = &items[p.index];
-                        let Some((_, classifier, _)) = self.catalogs.get(&item.catalog).and_then(|c| c.classifier.as_ref()) else {
+                        let Some((_, classifier, _)) = self
+                            .catalogs
+                            .get(&item.catalog)
+                            .and_then(|c| c.classifier.as_ref())
+                        else {
                             continue;
                         };
                         let logits = &out.logits[j * out.classes..(j + 1) * out.classes];
-                        let embedding = out
-                            .embedding
-                            .as_ref()
-                            .map(|e| e[j * out.embedding_dim..(j + 1) * out.embedding_dim].to_vec());
+                        let embedding = out.embedding.as_ref().map(|e| {
+                            e[j * out.embedding_dim..(j + 1) * out.embedding_dim].to_vec()
+                        });
                         p.ctx.execution_provider = self.engine.execution_provider().to_string();
                         p.ctx.timings.infer_ms = per_image;
                         let content = RowContent::Classified {
                             classification: classifier.classify(logits),
                             embedding,
                         };
-                        done.push((p.index, ItemOutcome::Row(Box::new(build_row(item, p.ctx, content)))));
+                        done.push((
+                            p.index,
+                            ItemOutcome::Row(Box::new(build_row(item, p.ctx, content))),
+                        ));
                     }
                 }
                 Err(e) => {
                     for p in group {
-                        let stage = self.fail(p.index, &items[p.index], p.ctx, e.disposition(), e.to_string());
+                        let stage = self.fail(
+                            p.index,
+                            &items[p.index],
+                            p.ctx,
+                            e.disposition(),
+                            e.to_string(),
+                        );
                         if let Stage::Done(i, o) = stage {
                             done.push((i, o));
                         }
@@ -411,7 +465,11 @@ impl Pipeline {
         let mut by_bucket: HashMap<String, Vec<ResultRow>> = HashMap::new();
         for r in rows {
             if seen.insert((r.bucket.clone(), r.key.clone(), r.etag.clone())) {
-                let bucket = self.settings.results_bucket.clone().unwrap_or_else(|| r.bucket.clone());
+                let bucket = self
+                    .settings
+                    .results_bucket
+                    .clone()
+                    .unwrap_or_else(|| r.bucket.clone());
                 by_bucket.entry(bucket).or_default().push(r.clone());
             }
         }

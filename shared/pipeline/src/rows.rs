@@ -52,15 +52,26 @@ pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> Resul
         RowContent::Classified {
             classification,
             embedding,
-        } => (classification.labels, classification.tags, embedding, None, None),
-        RowContent::Failed { kind, message } => (Vec::new(), Vec::new(), None, Some(kind), Some(message)),
+        } => (
+            classification.labels,
+            classification.tags,
+            embedding,
+            None,
+            None,
+        ),
+        RowContent::Failed { kind, message } => {
+            (Vec::new(), Vec::new(), None, Some(kind), Some(message))
+        }
     };
     ResultRow {
         catalog: item.catalog.clone(),
         date: created.date_naive(),
         bucket: item.object.bucket.clone(),
         key: item.object.key.clone(),
-        etag: ctx.etag.or_else(|| item.object.etag.clone()).unwrap_or_default(),
+        etag: ctx
+            .etag
+            .or_else(|| item.object.etag.clone())
+            .unwrap_or_default(),
         size_bytes: ctx.size.or(item.object.size).unwrap_or(0),
         model: ctx.model,
         model_version: ctx.model_version,

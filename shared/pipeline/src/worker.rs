@@ -73,14 +73,21 @@ impl WorkerStats {
 }
 
 async fn settle(queue: &Queue, messages: &[Message], report: &BatchReport, retry_delay: Duration) {
-    let (failed, ok): (Vec<Message>, Vec<Message>) =
-        messages.iter().cloned().partition(|m| report.failed.contains(&m.id));
+    let (failed, ok): (Vec<Message>, Vec<Message>) = messages
+        .iter()
+        .cloned()
+        .partition(|m| report.failed.contains(&m.id));
     if let Err(e) = queue.ack(&ok).await {
         // The rows are written under content-derived names: a redelivery overwrites them.
         tracing::warn!(error = %e, "acknowledging messages failed; they will be redelivered");
     }
     if !failed.is_empty() {
-        let count = failed.iter().map(|m| m.receive_count).max().unwrap_or(1).max(1);
+        let count = failed
+            .iter()
+            .map(|m| m.receive_count)
+            .max()
+            .unwrap_or(1)
+            .max(1);
         if let Err(e) = queue.retry(&failed, retry_delay * count).await {
             tracing::warn!(error = %e, "returning messages for retry failed; they reappear after the visibility timeout");
         }
@@ -107,7 +114,8 @@ pub async fn run_worker(
         // Keep at most `concurrent_batches` in flight.
         while inflight.len() >= options.concurrent_batches.max(1) {
             if let Some(done) = inflight.join_next().await {
-                let (report, n) = done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
+                let (report, n) =
+                    done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
                 stats.add(&report, n);
                 last_work = Instant::now();
             }
@@ -140,7 +148,12 @@ pub async fn run_worker(
             continue;
         }
         last_work = Instant::now();
-        let (pipeline, queue, on_batch, delay) = (Arc::clone(&pipeline), queue.clone(), Arc::clone(&on_batch), options.retry_delay);
+        let (pipeline, queue, on_batch, delay) = (
+            Arc::clone(&pipeline),
+            queue.clone(),
+            Arc::clone(&on_batch),
+            options.retry_delay,
+        );
         inflight.spawn(async move {
             let report = pipeline.process_messages(&messages).await;
             settle(&queue, &messages, &report, delay).await;
@@ -149,7 +162,8 @@ pub async fn run_worker(
         });
     }
     while let Some(done) = inflight.join_next().await {
-        let (report, n) = done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
+        let (report, n) =
+            done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
         stats.add(&report, n);
     }
     Ok(stats)

@@ -336,11 +336,31 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("a")).unwrap();
         std::fs::write(dir.path().join("a/b.jpg"), b"x").unwrap();
         let store = Store::Local(LocalStore::new(dir.path()).mounted_at("incoming/retail/"));
-        let keys: Vec<String> = store.list("local", "").await.unwrap().into_iter().map(|o| o.key).collect();
+        let keys: Vec<String> = store
+            .list("local", "")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         assert_eq!(keys, vec!["incoming/retail/a/b.jpg".to_string()]);
-        assert_eq!(store.list("local", "incoming/retail/a/").await.unwrap().len(), 1);
-        assert!(store.list("local", "incoming/other/").await.unwrap().is_empty());
-        let got = store.get("local", "incoming/retail/a/b.jpg", 10).await.unwrap();
+        assert_eq!(
+            store
+                .list("local", "incoming/retail/a/")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(store
+            .list("local", "incoming/other/")
+            .await
+            .unwrap()
+            .is_empty());
+        let got = store
+            .get("local", "incoming/retail/a/b.jpg", 10)
+            .await
+            .unwrap();
         assert_eq!(&got.bytes[..], b"x");
         assert!(store.get("local", "a/b.jpg", 10).await.is_err());
     }

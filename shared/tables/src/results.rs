@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, FixedSizeListArray, Float32Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
-    StructArray, TimestampMicrosecondArray,
+    ArrayRef, FixedSizeListArray, Float32Array, Int32Array, Int64Array, ListArray, RecordBatch,
+    StringArray, StructArray, TimestampMicrosecondArray,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
@@ -64,11 +64,22 @@ pub fn results_schema() -> SchemaRef {
         Field::new("width", DataType::Int32, true),
         Field::new("height", DataType::Int32, true),
         Field::new("labels", DataType::List(list_item(label_fields())), false),
-        Field::new("tags", DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))), false),
-        Field::new("detections", DataType::List(list_item(detection_fields())), false),
+        Field::new(
+            "tags",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
+            false,
+        ),
+        Field::new(
+            "detections",
+            DataType::List(list_item(detection_fields())),
+            false,
+        ),
         Field::new(
             "embedding",
-            DataType::FixedSizeList(Arc::new(Field::new("item", DataType::Float32, false)), EMBEDDING_DIM),
+            DataType::FixedSizeList(
+                Arc::new(Field::new("item", DataType::Float32, false)),
+                EMBEDDING_DIM,
+            ),
             true,
         ),
         Field::new("error_kind", DataType::Utf8, true),
@@ -97,7 +108,9 @@ pub fn to_record_batch(rows: &[ResultRow]) -> Result<RecordBatch, TablesError> {
     let label_struct = StructArray::try_new(
         label_fields(),
         vec![
-            Arc::new(Int32Array::from(labels.clone().map(|l| l.class_id).collect::<Vec<_>>())),
+            Arc::new(Int32Array::from(
+                labels.clone().map(|l| l.class_id).collect::<Vec<_>>(),
+            )),
             strings(labels.clone().map(|l| l.label.as_str())),
             floats(labels.map(|l| l.score)),
         ],
@@ -107,7 +120,9 @@ pub fn to_record_batch(rows: &[ResultRow]) -> Result<RecordBatch, TablesError> {
     let det_struct = StructArray::try_new(
         detection_fields(),
         vec![
-            Arc::new(Int32Array::from(dets.clone().map(|d| d.class_id).collect::<Vec<_>>())),
+            Arc::new(Int32Array::from(
+                dets.clone().map(|d| d.class_id).collect::<Vec<_>>(),
+            )),
             strings(dets.clone().map(|d| d.label.as_str())),
             floats(dets.clone().map(|d| d.score)),
             floats(dets.clone().map(|d| d.x_min)),
@@ -133,7 +148,11 @@ pub fn to_record_batch(rows: &[ResultRow]) -> Result<RecordBatch, TablesError> {
             None => emb.resize(emb.len() + dim, 0.0),
         }
     }
-    let emb_valid = NullBuffer::from(rows.iter().map(|r| r.embedding.is_some()).collect::<Vec<_>>());
+    let emb_valid = NullBuffer::from(
+        rows.iter()
+            .map(|r| r.embedding.is_some())
+            .collect::<Vec<_>>(),
+    );
     let schema = results_schema();
     let field = |name: &str| match schema.field_with_name(name).map(|f| f.data_type().clone()) {
         Ok(DataType::List(item)) | Ok(DataType::FixedSizeList(item, _)) => item,
@@ -143,27 +162,50 @@ pub fn to_record_batch(rows: &[ResultRow]) -> Result<RecordBatch, TablesError> {
         strings(rows.iter().map(|r| r.bucket.as_str())),
         strings(rows.iter().map(|r| r.key.as_str())),
         strings(rows.iter().map(|r| r.etag.as_str())),
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.size_bytes))),
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| r.size_bytes),
+        )),
         strings(rows.iter().map(|r| r.model.as_str())),
         strings(rows.iter().map(|r| r.model_version.as_str())),
         strings(rows.iter().map(|r| r.execution_provider.as_str())),
         Arc::new(
-            TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.processed_at.timestamp_micros()))
-                .with_timezone("UTC"),
+            TimestampMicrosecondArray::from_iter_values(
+                rows.iter().map(|r| r.processed_at.timestamp_micros()),
+            )
+            .with_timezone("UTC"),
         ),
         Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.width))),
         Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.height))),
-        Arc::new(ListArray::try_new(field("labels"), offsets(rows, |r| &r.labels), Arc::new(label_struct), None)?),
-        Arc::new(ListArray::try_new(field("tags"), offsets(rows, |r| &r.tags), tags, None)?),
-        Arc::new(ListArray::try_new(field("detections"), offsets(rows, |r| &r.detections), Arc::new(det_struct), None)?),
+        Arc::new(ListArray::try_new(
+            field("labels"),
+            offsets(rows, |r| &r.labels),
+            Arc::new(label_struct),
+            None,
+        )?),
+        Arc::new(ListArray::try_new(
+            field("tags"),
+            offsets(rows, |r| &r.tags),
+            tags,
+            None,
+        )?),
+        Arc::new(ListArray::try_new(
+            field("detections"),
+            offsets(rows, |r| &r.detections),
+            Arc::new(det_struct),
+            None,
+        )?),
         Arc::new(FixedSizeListArray::try_new(
             field("embedding"),
             EMBEDDING_DIM,
             Arc::new(Float32Array::from(emb)),
             Some(emb_valid),
         )?),
-        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.error_kind.map(|k| k.as_str())))),
-        Arc::new(StringArray::from_iter(rows.iter().map(|r| r.error.as_deref()))),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.error_kind.map(|k| k.as_str())),
+        )),
+        Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.error.as_deref()),
+        )),
         floats(rows.iter().map(|r| r.timings.fetch_ms)),
         floats(rows.iter().map(|r| r.timings.decode_ms)),
         floats(rows.iter().map(|r| r.timings.infer_ms)),
@@ -186,13 +228,17 @@ pub fn write_parquet(batch: &RecordBatch) -> Result<Bytes, TablesError> {
 
 /// Decodes a Parquet file into Arrow batches.
 pub fn read_parquet(bytes: Bytes) -> Result<Vec<RecordBatch>, TablesError> {
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The Hive partition folder of a catalog and day: `<prefix>catalog=<c>/date=<YYYY-MM-DD>/`.
 pub fn partition_dir(prefix: &str, catalog: &str, date: NaiveDate) -> String {
-    format!("{prefix}catalog={catalog}/date={}/", date.format("%Y-%m-%d"))
+    format!(
+        "{prefix}catalog={catalog}/date={}/",
+        date.format("%Y-%m-%d")
+    )
 }
 
 /// A content-derived file name: the hash of the identities of the rows' objects and
@@ -201,7 +247,12 @@ pub fn partition_dir(prefix: &str, catalog: &str, date: NaiveDate) -> String {
 pub fn file_name(rows: &[ResultRow]) -> String {
     let mut ids: Vec<String> = rows
         .iter()
-        .map(|r| format!("{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}", r.bucket, r.key, r.etag, r.model, r.model_version))
+        .map(|r| {
+            format!(
+                "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+                r.bucket, r.key, r.etag, r.model, r.model_version
+            )
+        })
         .collect();
     ids.sort();
     ids.dedup();
@@ -226,9 +277,13 @@ pub struct ResultFile {
 
 /// Groups rows by (catalog, date) and encodes one file per group.
 pub fn result_files(prefix: &str, rows: &[ResultRow]) -> Result<Vec<ResultFile>, TablesError> {
-    let mut groups: std::collections::BTreeMap<(&str, NaiveDate), Vec<ResultRow>> = Default::default();
+    let mut groups: std::collections::BTreeMap<(&str, NaiveDate), Vec<ResultRow>> =
+        Default::default();
     for r in rows {
-        groups.entry((r.catalog.as_str(), r.date)).or_default().push(r.clone());
+        groups
+            .entry((r.catalog.as_str(), r.date))
+            .or_default()
+            .push(r.clone());
     }
     groups
         .into_iter()
@@ -236,7 +291,11 @@ pub fn result_files(prefix: &str, rows: &[ResultRow]) -> Result<Vec<ResultFile>,
             rows.sort_by(|a, b| a.key.cmp(&b.key));
             let batch = to_record_batch(&rows)?;
             Ok(ResultFile {
-                key: format!("{}{}", partition_dir(prefix, catalog, date), file_name(&rows)),
+                key: format!(
+                    "{}{}",
+                    partition_dir(prefix, catalog, date),
+                    file_name(&rows)
+                ),
                 bytes: write_parquet(&batch)?,
                 rows: rows.len(),
             })
@@ -267,22 +326,42 @@ mod tests {
             height: ok.then_some(480),
             labels: if ok {
                 vec![
-                    Label { class_id: 1, label: "a".into(), score: 0.9 },
-                    Label { class_id: 2, label: "b".into(), score: 0.1 },
+                    Label {
+                        class_id: 1,
+                        label: "a".into(),
+                        score: 0.9,
+                    },
+                    Label {
+                        class_id: 2,
+                        label: "b".into(),
+                        score: 0.1,
+                    },
                 ]
             } else {
                 vec![]
             },
             tags: if ok { vec!["t".into()] } else { vec![] },
             detections: if ok {
-                vec![Detection { class_id: 0, label: "person".into(), score: 0.8, x_min: 1.0, y_min: 2.0, x_max: 3.0, y_max: 4.0 }]
+                vec![Detection {
+                    class_id: 0,
+                    label: "person".into(),
+                    score: 0.8,
+                    x_min: 1.0,
+                    y_min: 2.0,
+                    x_max: 3.0,
+                    y_max: 4.0,
+                }]
             } else {
                 vec![]
             },
             embedding: ok.then(|| vec![0.5; 1280]),
             error_kind: (!ok).then_some(ErrorKind::CorruptImage),
             error: (!ok).then(|| "bad".into()),
-            timings: StageTimings { fetch_ms: 1.0, decode_ms: 2.0, infer_ms: 3.0 },
+            timings: StageTimings {
+                fetch_ms: 1.0,
+                decode_ms: 2.0,
+                infer_ms: 3.0,
+            },
         }
     }
 
@@ -291,7 +370,13 @@ mod tests {
         let rows = vec![row("x.jpg", true), row("y.jpg", false)];
         let files = result_files("results/", &rows).unwrap();
         assert_eq!(files.len(), 1);
-        assert!(files[0].key.starts_with("results/catalog=retail/date=2026-11-26/part-"), "{}", files[0].key);
+        assert!(
+            files[0]
+                .key
+                .starts_with("results/catalog=retail/date=2026-11-26/part-"),
+            "{}",
+            files[0].key
+        );
         let batches = read_parquet(files[0].bytes.clone()).unwrap();
         let b = &batches[0];
         assert_eq!(b.schema(), results_schema());

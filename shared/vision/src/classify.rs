@@ -53,12 +53,19 @@ impl Classifier {
         labels: Vec<String>,
         taxonomy: &HashMap<String, Vec<String>>,
     ) -> Result<Self, VisionError> {
-        let index: HashMap<&str, usize> = labels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
         let mut tags_by_class: HashMap<usize, Vec<String>> = HashMap::new();
         let mut unknown: Vec<&str> = Vec::new();
         for (label, tags) in taxonomy {
             match index.get(label.as_str()) {
-                Some(&i) => tags_by_class.entry(i).or_default().extend(tags.iter().cloned()),
+                Some(&i) => tags_by_class
+                    .entry(i)
+                    .or_default()
+                    .extend(tags.iter().cloned()),
                 None => unknown.push(label),
             }
         }
@@ -66,7 +73,10 @@ impl Classifier {
             unknown.sort();
             return Err(VisionError::Model {
                 model: config.model.clone(),
-                message: format!("taxonomy names labels that are not in the label file: {}", unknown.join(", ")),
+                message: format!(
+                    "taxonomy names labels that are not in the label file: {}",
+                    unknown.join(", ")
+                ),
             });
         }
         Ok(Classifier {
@@ -98,7 +108,11 @@ impl Classifier {
             }
             labels.push(Label {
                 class_id: i as i32,
-                label: self.labels.get(i).cloned().unwrap_or_else(|| format!("class_{i}")),
+                label: self
+                    .labels
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class_{i}")),
                 score: p,
             });
         }
@@ -132,16 +146,25 @@ mod tests {
     #[test]
     fn tags_from_labels_over_threshold() {
         let labels = vec!["sandal".to_string(), "clog".into(), "cat".into()];
-        let tax = HashMap::from([("sandal".to_string(), vec!["footwear".to_string()]), ("clog".to_string(), vec!["footwear".to_string()])]);
+        let tax = HashMap::from([
+            ("sandal".to_string(), vec!["footwear".to_string()]),
+            ("clog".to_string(), vec!["footwear".to_string()]),
+        ]);
         let c = Classifier::new(cfg(3, 0.0, 0.2), labels.clone(), &tax).unwrap();
         let out = c.classify(&[2.0, 1.9, -5.0]);
-        assert_eq!(out.labels.iter().map(|l| l.class_id).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            out.labels.iter().map(|l| l.class_id).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
         assert_eq!(out.tags, vec!["footwear".to_string()]);
         // min_score drops the tail but keeps the top-1.
         let c = Classifier::new(cfg(3, 0.99, 0.2), labels.clone(), &tax).unwrap();
         assert_eq!(c.classify(&[0.0, 0.0, 0.0]).labels.len(), 1);
         // Unknown labels in the taxonomy are an error.
         let bad = HashMap::from([("sandals".to_string(), vec!["footwear".to_string()])]);
-        assert!(Classifier::new(cfg(3, 0.0, 0.2), labels, &bad).unwrap_err().to_string().contains("sandals"));
+        assert!(Classifier::new(cfg(3, 0.0, 0.2), labels, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("sandals"));
     }
 }

@@ -65,7 +65,9 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Visi
         });
     }
     if pixels == 0 {
-        return Err(VisionError::Corrupt(format!("image has no pixels ({width}x{height})")));
+        return Err(VisionError::Corrupt(format!(
+            "image has no pixels ({width}x{height})"
+        )));
     }
     let orientation = decoder.orientation().map_err(classify)?;
     let libjpeg = match is_jpeg {
@@ -134,7 +136,9 @@ fn check_jpeg_complete(bytes: &[u8]) -> Result<(), VisionError> {
     if complete {
         Ok(())
     } else {
-        Err(VisionError::Corrupt("truncated JPEG: no end-of-image marker after the last scan".into()))
+        Err(VisionError::Corrupt(
+            "truncated JPEG: no end-of-image marker after the last scan".into(),
+        ))
     }
 }
 

@@ -64,13 +64,24 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("threads", &self.workers.len())
-            .field("models", &self.models.iter().map(|m| &m.manifest.name).collect::<Vec<_>>())
+            .field(
+                "models",
+                &self
+                    .models
+                    .iter()
+                    .map(|m| &m.manifest.name)
+                    .collect::<Vec<_>>(),
+            )
             .field("provider", &self.provider)
             .finish()
     }
 }
 
-fn session(env: &Environment, model: &LoadedModel, cfg: &EngineConfig) -> Result<Session, VisionError> {
+fn session(
+    env: &Environment,
+    model: &LoadedModel,
+    cfg: &EngineConfig,
+) -> Result<Session, VisionError> {
     let err = |e: String| VisionError::Model {
         model: model.manifest.name.clone(),
         message: format!("cannot create session: {e}"),
@@ -94,14 +105,24 @@ fn session(env: &Environment, model: &LoadedModel, cfg: &EngineConfig) -> Result
         other => {
             return Err(err(format!(
                 "execution provider {other:?} is not available in this build (cpu{})",
-                if cfg!(feature = "cuda") { ", cuda" } else { "; build with --features cuda for cuda" }
+                if cfg!(feature = "cuda") {
+                    ", cuda"
+                } else {
+                    "; build with --features cuda for cuda"
+                }
             )))
         }
     }
-    b.commit_from_memory(&model.onnx).map_err(|e| err(e.to_string()))
+    b.commit_from_memory(&model.onnx)
+        .map_err(|e| err(e.to_string()))
 }
 
-fn run_one(session: &mut Session, model: &LoadedModel, input: &[f32], n: usize) -> Result<ModelOutput, VisionError> {
+fn run_one(
+    session: &mut Session,
+    model: &LoadedModel,
+    input: &[f32],
+    n: usize,
+) -> Result<ModelOutput, VisionError> {
     let m = &model.manifest;
     let err = |e: String| VisionError::Inference {
         model: m.name.clone(),
@@ -110,13 +131,18 @@ fn run_one(session: &mut Session, model: &LoadedModel, input: &[f32], n: usize) 
     let per = input.len() / n.max(1);
     let side = ((per / 3) as f64).sqrt() as usize;
     let t = Instant::now();
-    let tensor = TensorRef::from_array_view(([n, 3, side, side], input)).map_err(|e| err(e.to_string()))?;
+    let tensor =
+        TensorRef::from_array_view(([n, 3, side, side], input)).map_err(|e| err(e.to_string()))?;
     let outputs = session
         .run(ort::inputs![m.input.name.as_str() => tensor])
         .map_err(|e| err(e.to_string()))?;
     let extract = |name: &str| -> Result<(usize, Vec<f32>), VisionError> {
-        let v = outputs.get(name).ok_or_else(|| err(format!("no output named {name:?}")))?;
-        let (shape, data) = v.try_extract_tensor::<f32>().map_err(|e| err(e.to_string()))?;
+        let v = outputs
+            .get(name)
+            .ok_or_else(|| err(format!("no output named {name:?}")))?;
+        let (shape, data) = v
+            .try_extract_tensor::<f32>()
+            .map_err(|e| err(e.to_string()))?;
         let width = shape.iter().skip(1).product::<i64>() as usize;
         Ok((width, data.to_vec()))
     };
@@ -141,14 +167,23 @@ fn run_one(session: &mut Session, model: &LoadedModel, input: &[f32], n: usize) 
 impl Engine {
     /// Starts `cfg.threads` threads, each creating a session for every model; returns
     /// once all sessions exist, or the first error.
-    pub fn start(env: &'static Environment, models: Vec<Arc<LoadedModel>>, cfg: EngineConfig) -> Result<Engine, VisionError> {
+    pub fn start(
+        env: &'static Environment,
+        models: Vec<Arc<LoadedModel>>,
+        cfg: EngineConfig,
+    ) -> Result<Engine, VisionError> {
         let threads = cfg.threads.max(1);
         let (tx, rx) = sync_channel::<Job>(threads * 2);
         let rx = Arc::new(Mutex::new(rx));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), VisionError>>();
         let mut workers = Vec::with_capacity(threads);
         for i in 0..threads {
-            let (rx, models, cfg, ready) = (Arc::clone(&rx), models.clone(), cfg.clone(), ready_tx.clone());
+            let (rx, models, cfg, ready) = (
+                Arc::clone(&rx),
+                models.clone(),
+                cfg.clone(),
+                ready_tx.clone(),
+            );
             let handle = std::thread::Builder::new()
                 .name(format!("sightline-infer-{i}"))
                 .spawn(move || worker(env, rx, models, cfg, ready))
@@ -171,7 +206,9 @@ impl Engine {
                 }
                 Err(_) => {
                     engine.shutdown();
-                    return Err(VisionError::Runtime("an inference thread died while starting".into()));
+                    return Err(VisionError::Runtime(
+                        "an inference thread died while starting".into(),
+                    ));
                 }
             }
         }
@@ -194,16 +231,30 @@ impl Engine {
     }
 
     /// Runs model `model` on `n` images whose tensors are concatenated in `input`.
-    pub async fn run(&self, model: usize, input: Vec<f32>, n: usize) -> Result<ModelOutput, VisionError> {
+    pub async fn run(
+        &self,
+        model: usize,
+        input: Vec<f32>,
+        n: usize,
+    ) -> Result<ModelOutput, VisionError> {
         let (reply, rx) = oneshot::channel();
-        let tx = self.tx.clone().ok_or_else(|| VisionError::Runtime("engine is shut down".into()))?;
-        let job = Job { model, input, n, reply };
+        let tx = self
+            .tx
+            .clone()
+            .ok_or_else(|| VisionError::Runtime("engine is shut down".into()))?;
+        let job = Job {
+            model,
+            input,
+            n,
+            reply,
+        };
         // The queue holds a few jobs; wait for room off the async threads.
         tokio::task::spawn_blocking(move || tx.send(job))
             .await
             .map_err(|e| VisionError::Runtime(e.to_string()))?
             .map_err(|_| VisionError::Runtime("inference threads stopped".into()))?;
-        rx.await.map_err(|_| VisionError::Runtime("inference thread dropped the job".into()))?
+        rx.await
+            .map_err(|_| VisionError::Runtime("inference thread dropped the job".into()))?
     }
 
     fn shutdown(&mut self) {
@@ -227,7 +278,8 @@ fn worker(
     cfg: EngineConfig,
     ready: std::sync::mpsc::Sender<Result<(), VisionError>>,
 ) {
-    let sessions: Result<Vec<Session>, VisionError> = models.iter().map(|m| session(env, m, &cfg)).collect();
+    let sessions: Result<Vec<Session>, VisionError> =
+        models.iter().map(|m| session(env, m, &cfg)).collect();
     let mut sessions = match sessions {
         Ok(s) => {
             let _ = ready.send(Ok(()));
@@ -247,7 +299,10 @@ fn worker(
         let Ok(job) = job else { return };
         let result = match (sessions.get_mut(job.model), models.get(job.model)) {
             (Some(s), Some(m)) => run_one(s, m, &job.input, job.n),
-            _ => Err(VisionError::Runtime(format!("no model with index {}", job.model))),
+            _ => Err(VisionError::Runtime(format!(
+                "no model with index {}",
+                job.model
+            ))),
         };
         let _ = job.reply.send(result);
     }

@@ -144,10 +144,16 @@ impl ModelRegistry {
             return Err(err("invalid model name".into()));
         }
         let path = self.dir.join(format!("{name}.toml"));
-        let text = std::fs::read_to_string(&path).map_err(|e| err(format!("cannot read manifest {}: {e}", path.display())))?;
-        let m: ModelManifest = toml::from_str(&text).map_err(|e| err(format!("invalid manifest {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| err(format!("cannot read manifest {}: {e}", path.display())))?;
+        let m: ModelManifest = toml::from_str(&text)
+            .map_err(|e| err(format!("invalid manifest {}: {e}", path.display())))?;
         if m.name != name {
-            return Err(err(format!("manifest {} names itself {:?}", path.display(), m.name)));
+            return Err(err(format!(
+                "manifest {} names itself {:?}",
+                path.display(),
+                m.name
+            )));
         }
         Ok(m)
     }
@@ -160,7 +166,8 @@ impl ModelRegistry {
             message,
         };
         let path = self.dir.join(&manifest.file);
-        let onnx = std::fs::read(&path).map_err(|e| err(format!("cannot read model file {}: {e}", path.display())))?;
+        let onnx = std::fs::read(&path)
+            .map_err(|e| err(format!("cannot read model file {}: {e}", path.display())))?;
         let got = sha256_hex(&onnx);
         if !got.eq_ignore_ascii_case(&manifest.sha256) {
             return Err(err(format!(
@@ -170,16 +177,23 @@ impl ModelRegistry {
             )));
         }
         let lpath = self.dir.join(&manifest.labels);
-        let ltext = std::fs::read_to_string(&lpath).map_err(|e| err(format!("cannot read labels {}: {e}", lpath.display())))?;
+        let ltext = std::fs::read_to_string(&lpath)
+            .map_err(|e| err(format!("cannot read labels {}: {e}", lpath.display())))?;
         if let Some(want) = &manifest.labels_sha256 {
             let got = sha256_hex(ltext.as_bytes());
             if !got.eq_ignore_ascii_case(want) {
-                return Err(err(format!("checksum mismatch for {}: expected {want}, got {got}", lpath.display())));
+                return Err(err(format!(
+                    "checksum mismatch for {}: expected {want}, got {got}",
+                    lpath.display()
+                )));
             }
         }
         let labels: Vec<String> = ltext.lines().map(|l| l.trim().to_string()).collect();
         if manifest.task == Task::Classification && manifest.input.layout != "nchw" {
-            return Err(err(format!("classifier layout {:?} is not supported (nchw only)", manifest.input.layout)));
+            return Err(err(format!(
+                "classifier layout {:?} is not supported (nchw only)",
+                manifest.input.layout
+            )));
         }
         Ok(Arc::new(LoadedModel {
             manifest,
@@ -213,10 +227,20 @@ mod tests {
         let text = std::fs::read_to_string(src.dir().join("mobilenet_v2.toml")).unwrap();
         std::fs::write(dir.path().join("mobilenet_v2.toml"), text).unwrap();
         std::fs::write(dir.path().join("mobilenet_v2_embed.onnx"), b"not the model").unwrap();
-        std::fs::copy(src.dir().join("imagenet_labels.txt"), dir.path().join("imagenet_labels.txt")).unwrap();
-        let e = ModelRegistry::new(dir.path()).load("mobilenet_v2").unwrap_err().to_string();
+        std::fs::copy(
+            src.dir().join("imagenet_labels.txt"),
+            dir.path().join("imagenet_labels.txt"),
+        )
+        .unwrap();
+        let e = ModelRegistry::new(dir.path())
+            .load("mobilenet_v2")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("checksum mismatch"), "{e}");
-        let e = ModelRegistry::new(dir.path()).load("nope").unwrap_err().to_string();
+        let e = ModelRegistry::new(dir.path())
+            .load("nope")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("cannot read manifest"), "{e}");
     }
 }

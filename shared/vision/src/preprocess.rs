@@ -42,18 +42,39 @@ impl ClassifierPreprocess {
     pub fn geometry(&self, width: u32, height: u32) -> ((usize, usize), (usize, usize)) {
         let (s, c) = (self.resize_shorter as u64, self.crop as u64);
         let (w, h) = (width as u64, height as u64);
-        let (rw, rh) = if w <= h { (s, s * h / w) } else { (s * w / h, s) };
+        let (rw, rh) = if w <= h {
+            (s, s * h / w)
+        } else {
+            (s * w / h, s)
+        };
         let (rw, rh) = (rw.max(c) as u32, rh.max(c) as u32);
         let c = self.crop;
-        ((rw as usize, rh as usize), (half_round_even(rw - c) as usize, half_round_even(rh - c) as usize))
+        (
+            (rw as usize, rh as usize),
+            (
+                half_round_even(rw - c) as usize,
+                half_round_even(rh - c) as usize,
+            ),
+        )
     }
 
     /// Writes the CHW tensor of `img` into `out` (length [`Self::tensor_len`]).
     pub fn run(&self, img: &RgbImage, out: &mut [f32]) {
-        assert_eq!(out.len(), self.tensor_len(), "output slice has the wrong length");
+        assert_eq!(
+            out.len(),
+            self.tensor_len(),
+            "output slice has the wrong length"
+        );
         let (size, corner) = self.geometry(img.width, img.height);
         let c = self.crop as usize;
-        let dst = resize_window(&img.pixels, img.width as usize, img.height as usize, size, corner, (c, c));
+        let dst = resize_window(
+            &img.pixels,
+            img.width as usize,
+            img.height as usize,
+            size,
+            corner,
+            (c, c),
+        );
         let lut: [[f32; 256]; 3] = std::array::from_fn(|c| {
             std::array::from_fn(|v| (v as f32 / 255.0 - self.mean[c]) / self.std[c])
         });
@@ -103,8 +124,12 @@ mod tests {
         pp().run(&img, &mut out);
         let plane = 224 * 224;
         assert!(out[..plane].iter().all(|&v| (v - 1.0).abs() < 1e-6));
-        assert!(out[plane..2 * plane].iter().all(|&v| (v + 1.0).abs() < 1e-6));
-        assert!(out[2 * plane..].iter().all(|&v| (v - (127.0 / 255.0 - 0.5) / 0.5).abs() < 1e-6));
+        assert!(out[plane..2 * plane]
+            .iter()
+            .all(|&v| (v + 1.0).abs() < 1e-6));
+        assert!(out[2 * plane..]
+            .iter()
+            .all(|&v| (v - (127.0 / 255.0 - 0.5) / 0.5).abs() < 1e-6));
     }
 
     #[test]

@@ -55,11 +55,19 @@ impl Axis {
             for x in 0..n {
                 let w = if ww != 0.0 { k[x] / ww } else { k[x] };
                 let f = w * (1u64 << PRECISION_BITS) as f64;
-                weights[i * ksize + x] = if w < 0.0 { (f - 0.5) as i32 } else { (f + 0.5) as i32 };
+                weights[i * ksize + x] = if w < 0.0 {
+                    (f - 0.5) as i32
+                } else {
+                    (f + 0.5) as i32
+                };
             }
             bounds.push((xmin, n));
         }
-        Axis { bounds, weights, ksize }
+        Axis {
+            bounds,
+            weights,
+            ksize,
+        }
     }
 }
 
@@ -87,7 +95,10 @@ pub fn resize_window(
     (crop_w, crop_h): (usize, usize),
 ) -> Vec<u8> {
     assert_eq!(src.len(), width * height * 3, "source buffer size");
-    assert!(left + crop_w <= out_w && top + crop_h <= out_h, "window outside the output");
+    assert!(
+        left + crop_w <= out_w && top + crop_h <= out_h,
+        "window outside the output"
+    );
     let h = Axis::new(width, out_w, left..left + crop_w);
     let v = Axis::new(height, out_h, top..top + crop_h);
     // Input rows the vertical pass reads.
@@ -150,18 +161,27 @@ mod tests {
     #[test]
     fn window_equals_crop_of_full_resize() {
         let (w, h) = (37, 23);
-        let src: Vec<u8> = (0..w * h * 3).map(|i| ((i * 31 + i / 7) % 256) as u8).collect();
+        let src: Vec<u8> = (0..w * h * 3)
+            .map(|i| ((i * 31 + i / 7) % 256) as u8)
+            .collect();
         let full = resize_window(&src, w, h, (16, 11), (0, 0), (16, 11));
         let win = resize_window(&src, w, h, (16, 11), (3, 2), (8, 5));
         for y in 0..5 {
-            assert_eq!(&win[y * 24..(y + 1) * 24], &full[((y + 2) * 16 + 3) * 3..((y + 2) * 16 + 11) * 3]);
+            assert_eq!(
+                &win[y * 24..(y + 1) * 24],
+                &full[((y + 2) * 16 + 3) * 3..((y + 2) * 16 + 11) * 3]
+            );
         }
     }
 
     #[test]
     fn constant_stays_constant_up_and_down() {
         let src = vec![200u8; 9 * 9 * 3];
-        assert!(resize_window(&src, 9, 9, (4, 4), (0, 0), (4, 4)).iter().all(|&p| p == 200));
-        assert!(resize_window(&src, 9, 9, (30, 30), (5, 5), (20, 20)).iter().all(|&p| p == 200));
+        assert!(resize_window(&src, 9, 9, (4, 4), (0, 0), (4, 4))
+            .iter()
+            .all(|&p| p == 200));
+        assert!(resize_window(&src, 9, 9, (30, 30), (5, 5), (20, 20))
+            .iter()
+            .all(|&p| p == 200));
     }
 }

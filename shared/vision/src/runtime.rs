@@ -20,7 +20,10 @@ static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
 pub fn search_paths() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(cwd) = std::env::current_dir() {
-        out.extend(cwd.ancestors().map(|a| a.join(".cache/onnxruntime").join(ORT_LIB_NAME)));
+        out.extend(
+            cwd.ancestors()
+                .map(|a| a.join(".cache/onnxruntime").join(ORT_LIB_NAME)),
+        );
     }
     if let Ok(exe) = std::env::current_exe() {
         if let Some(dir) = exe.parent() {
@@ -63,7 +66,8 @@ pub fn locate_library(configured: Option<&Path>) -> Result<PathBuf, VisionError>
 pub fn environment(configured: Option<&Path>) -> Result<&'static Environment, VisionError> {
     let r = ENV.get_or_init(|| {
         let lib = locate_library(configured).map_err(|e| e.to_string())?;
-        let builder = ort::init_from(&lib).map_err(|e| format!("cannot load {}: {e}", lib.display()))?;
+        let builder =
+            ort::init_from(&lib).map_err(|e| format!("cannot load {}: {e}", lib.display()))?;
         builder
             .with_name("sightline")
             .with_telemetry(false)

@@ -27,7 +27,13 @@ fn read_f32(path: &Path) -> Vec<f32> {
 
 fn preprocess(model: &LoadedModel, image: &Path) -> Vec<f32> {
     let bytes = std::fs::read(image).unwrap();
-    let img = decode_image(&bytes, DecodeLimits { max_pixels: 100_000_000 }).unwrap();
+    let img = decode_image(
+        &bytes,
+        DecodeLimits {
+            max_pixels: 100_000_000,
+        },
+    )
+    .unwrap();
     let pp = model.preprocess();
     let mut out = vec![0f32; pp.tensor_len()];
     pp.run(&img, &mut out);
@@ -51,11 +57,19 @@ fn check_tensor(model: &LoadedModel, image: &Path, reference: &Path) {
     let ours = preprocess(model, image);
     let want = read_f32(reference);
     let (mean, max) = diff_levels(&ours, &want, model.manifest.preprocess.std[0]);
-    println!("{}: {} mean {mean:.3} max {max:.1} levels", model.manifest.name, image.display());
+    println!(
+        "{}: {} mean {mean:.3} max {max:.1} levels",
+        model.manifest.name,
+        image.display()
+    );
     // libjpeg-turbo decoding + Pillow's resampling: the tensors are bit-exact (a float
     // rounding of 1e-5 levels at most); any decoder, filter, geometry or normalisation
     // change shows up as whole levels.
-    assert!(max < 0.01, "max difference {max} levels (mean {mean}) for {}", image.display());
+    assert!(
+        max < 0.01,
+        "max difference {max} levels (mean {mean}) for {}",
+        image.display()
+    );
 }
 
 #[test]
@@ -66,7 +80,11 @@ fn own_fixture_tensors_match_reference_preprocessing() {
         let model = registry().load(name).unwrap();
         for stem in ["chelsea", "coffee"] {
             let reference = dir.join(format!("{stem}__{name}__input_f32_chw.bin"));
-            check_tensor(&model, &repo().join(format!("tests/fixtures/images/{stem}.jpg")), &reference);
+            check_tensor(
+                &model,
+                &repo().join(format!("tests/fixtures/images/{stem}.jpg")),
+                &reference,
+            );
             checked += 1;
         }
     }
@@ -84,8 +102,14 @@ fn shared_reference_tensors_and_logits() {
         return;
     };
     let env = runtime::environment(None).expect("ONNX Runtime (run scripts/setup.sh)");
-    let cases = [("n01440764_tench", "n01440764_tench.JPEG"), ("n03042490_cliff_dwelling", "n03042490_cliff_dwelling.JPEG")];
-    let models: Vec<Arc<LoadedModel>> = ["efficientnet_lite0", "mobilenet_v2"].iter().map(|n| registry().load(n).unwrap()).collect();
+    let cases = [
+        ("n01440764_tench", "n01440764_tench.JPEG"),
+        ("n03042490_cliff_dwelling", "n03042490_cliff_dwelling.JPEG"),
+    ];
+    let models: Vec<Arc<LoadedModel>> = ["efficientnet_lite0", "mobilenet_v2"]
+        .iter()
+        .map(|n| registry().load(n).unwrap())
+        .collect();
     let engine = Engine::start(
         env,
         models.clone(),
@@ -96,14 +120,21 @@ fn shared_reference_tensors_and_logits() {
         },
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for (i, model) in models.iter().enumerate() {
         let name = &model.manifest.name;
         for (stem, file) in cases {
             let refdir = shared.join("models/reference");
             let image = shared.join("data/imagenet-dev").join(file);
             if image.is_file() {
-                check_tensor(model, &image, &refdir.join(format!("{stem}__{name}__input_f32_chw.bin")));
+                check_tensor(
+                    model,
+                    &image,
+                    &refdir.join(format!("{stem}__{name}__input_f32_chw.bin")),
+                );
             }
             // The reference input through our engine gives the reference logits.
             let input = read_f32(&refdir.join(format!("{stem}__{name}__input_f32_chw.bin")));
@@ -111,7 +142,12 @@ fn shared_reference_tensors_and_logits() {
             let out = rt.block_on(engine.run(i, input, 1)).unwrap();
             assert_eq!(out.classes, 1000);
             assert_eq!(out.embedding_dim, 1280);
-            let max = out.logits.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            let max = out
+                .logits
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
             assert!(max < 1e-3, "{name} {stem}: max |Δlogit| {max}");
         }
     }

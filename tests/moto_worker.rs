@@ -1,0 +1,331 @@
+//! The worker end to end against moto's S3 and SQS over HTTP: bucket notifications →
+//! SQS → the real `sightline worker` binary → Parquet in the bucket, read back.
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
+    QueueConfiguration, S3KeyFilter,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use sightline_core::ObjectRef;
+use sightline_queue::s3_event_body;
+use sightline_tests::results::{rows_in_bucket, Row};
+use sightline_tests::{fixture, repo_root, shared_moto, workspace_bin, Moto};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn queue_arn(moto: &Moto, url: &str) -> String {
+    let out = moto
+        .sqs()
+        .await
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    out.attributes().unwrap()[&QueueAttributeName::QueueArn].clone()
+}
+
+/// A queue with a dead-letter queue after `max_receives` deliveries.
+async fn queue_with_dlq(moto: &Moto, max_receives: u32) -> (String, String) {
+    let dlq = moto.new_queue("sl-dlq").await;
+    let queue = moto.new_queue("sl-ingest").await;
+    let policy = format!(
+        r#"{{"deadLetterTargetArn":"{}","maxReceiveCount":"{max_receives}"}}"#,
+        queue_arn(moto, &dlq).await
+    );
+    moto.sqs()
+        .await
+        .set_queue_attributes()
+        .queue_url(&queue)
+        .attributes(QueueAttributeName::RedrivePolicy, policy)
+        .send()
+        .await
+        .unwrap();
+    (queue, dlq)
+}
+
+async fn queue_depth(moto: &Moto, url: &str) -> usize {
+    let out = moto
+        .sqs()
+        .await
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let a = out.attributes().unwrap();
+    a.values().map(|v| v.parse::<usize>().unwrap()).sum()
+}
+
+fn run_worker(moto: &Moto, queue: &str) -> String {
+    let out = Command::new(workspace_bin("sightline"))
+        .args([
+            "worker",
+            "--queue-url",
+            queue,
+            "--exit-when-idle",
+            "2",
+            "--retry-delay",
+            "0",
+        ])
+        .envs(moto.env_vars())
+        .env("SIGHTLINE_INFER_BATCH", "4")
+        .current_dir(repo_root())
+        .output()
+        .expect("start sightline worker");
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "worker failed:\n{log}");
+    log
+}
+
+fn by_name(rows: &[Row]) -> HashMap<String, Row> {
+    rows.iter().map(|r| (r.key.clone(), r.clone())).collect()
+}
+
+#[test]
+fn uploads_become_rows_through_notifications_and_the_worker() {
+    let moto = shared_moto();
+    let rt = rt();
+    let (bucket, queue, dlq) = rt.block_on(async {
+        let bucket = moto.new_bucket("sl-e2e").await;
+        let (queue, dlq) = queue_with_dlq(moto, 3).await;
+        let filter = NotificationConfigurationFilter::builder()
+            .key(
+                S3KeyFilter::builder()
+                    .filter_rules(
+                        FilterRule::builder()
+                            .name(FilterRuleName::Prefix)
+                            .value("incoming/")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let config = QueueConfiguration::builder()
+            .queue_arn(queue_arn(moto, &queue).await)
+            .events(Event::S3ObjectCreated)
+            .filter(filter)
+            .build()
+            .unwrap();
+        moto.s3()
+            .await
+            .put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(
+                NotificationConfiguration::builder()
+                    .queue_configurations(config)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        (bucket, queue, dlq)
+    });
+    let uploads = [
+        ("incoming/retail/chelsea.jpg", "images/chelsea.jpg"),
+        (
+            "incoming/retail/cats & dogs/coffee +1 caf\u{e9}.jpg",
+            "images/coffee.jpg",
+        ),
+        ("incoming/retail/camera.jpg", "images/camera.jpg"),
+        ("incoming/retail/formats/cmyk.jpg", "formats/cmyk.jpg"),
+        (
+            "incoming/retail/formats/exif_rotated.jpg",
+            "formats/exif_rotated.jpg",
+        ),
+        ("incoming/retail/bad/truncated.jpg", "bad/truncated.jpg"),
+        ("incoming/retail/bad/text.jpg", "bad/text.jpg"),
+        ("incoming/retail/bad/empty.jpg", "bad/empty.jpg"),
+        ("incoming/retail/bad/bomb.png", "bad/bomb.png"),
+        ("incoming/nope/chelsea.jpg", "images/chelsea.jpg"),
+        ("elsewhere/chelsea.jpg", "images/chelsea.jpg"),
+    ];
+    rt.block_on(async {
+        let s3 = moto.s3().await;
+        for (key, file) in uploads {
+            let body = ByteStream::from(std::fs::read(fixture(file)).unwrap());
+            s3.put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+
+    run_worker(moto, &queue);
+
+    let (files, rows) =
+        rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
+    // Every routed upload is one row; `elsewhere/` is outside the notification filter.
+    assert_eq!(rows.len(), uploads.len() - 1, "{rows:#?}");
+    let rows = by_name(&rows);
+    assert_eq!(
+        rows["incoming/retail/chelsea.jpg"].top1(),
+        Some(285),
+        "Egyptian cat"
+    );
+    let coffee = &rows["incoming/retail/cats & dogs/coffee +1 caf\u{e9}.jpg"];
+    assert_eq!(coffee.top1(), Some(967), "espresso: {coffee:?}");
+    assert_eq!(coffee.bucket, bucket);
+    assert!(!coffee.etag.is_empty() && coffee.size_bytes > 0);
+    assert_eq!(
+        rows["incoming/retail/camera.jpg"].top1(),
+        Some(872),
+        "tripod"
+    );
+    assert_eq!(rows["incoming/retail/formats/cmyk.jpg"].error_kind, None);
+    assert_eq!(
+        rows["incoming/retail/formats/exif_rotated.jpg"].width,
+        Some(320)
+    );
+    for (key, kind) in [
+        ("incoming/retail/bad/truncated.jpg", "corrupt_image"),
+        ("incoming/retail/bad/text.jpg", "not_an_image"),
+        ("incoming/retail/bad/empty.jpg", "empty_object"),
+        ("incoming/retail/bad/bomb.png", "too_large"),
+        ("incoming/nope/chelsea.jpg", "unknown_catalog"),
+    ] {
+        assert_eq!(rows[key].error_kind.as_deref(), Some(kind), "{key}");
+    }
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("results/catalog=_unrouted/date=")),
+        "{files:?}"
+    );
+    assert!(
+        files
+            .iter()
+            .filter(|f| !f.contains("_unrouted"))
+            .all(|f| f.starts_with("results/catalog=retail/date=")),
+        "{files:?}"
+    );
+    // Everything was acknowledged; nothing was dead-lettered.
+    rt.block_on(async {
+        assert_eq!(queue_depth(moto, &queue).await, 0);
+        assert_eq!(queue_depth(moto, &dlq).await, 0);
+    });
+}
+
+#[test]
+fn redelivering_the_same_batch_overwrites_instead_of_duplicating() {
+    let moto = shared_moto();
+    let rt = rt();
+    let (bucket, queue) = rt.block_on(async {
+        let bucket = moto.new_bucket("sl-redeliver").await;
+        let (queue, _) = queue_with_dlq(moto, 3).await;
+        let s3 = moto.s3().await;
+        for name in ["chelsea", "coffee", "camera"] {
+            let body =
+                ByteStream::from(std::fs::read(fixture(&format!("images/{name}.jpg"))).unwrap());
+            s3.put_object()
+                .bucket(&bucket)
+                .key(format!("incoming/retail/{name}.jpg"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+        (bucket, queue)
+    });
+    let bodies: Vec<String> = ["chelsea", "coffee", "camera"]
+        .iter()
+        .map(|n| {
+            s3_event_body(&[ObjectRef::new(
+                bucket.clone(),
+                format!("incoming/retail/{n}.jpg"),
+            )])
+        })
+        .collect();
+    let send = |bodies: &[String]| {
+        rt.block_on(async {
+            let sqs = moto.sqs().await;
+            for b in bodies {
+                sqs.send_message()
+                    .queue_url(&queue)
+                    .message_body(b)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    send(&bodies);
+    run_worker(moto, &queue);
+    let (first_files, first) =
+        rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
+    assert_eq!(first.len(), 3);
+    send(&bodies);
+    run_worker(moto, &queue);
+    let (files, rows) =
+        rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
+    assert_eq!(
+        files, first_files,
+        "the same batch must land in the same file"
+    );
+    assert_eq!(rows.len(), 3, "no duplicate rows after redelivery");
+}
+
+#[test]
+fn transient_failures_are_retried_then_dead_lettered_without_rows() {
+    let moto = shared_moto();
+    let rt = rt();
+    let (bucket, queue, dlq) = rt.block_on(async {
+        let bucket = moto.new_bucket("sl-transient").await;
+        let (queue, dlq) = queue_with_dlq(moto, 2).await;
+        let body = ByteStream::from(std::fs::read(fixture("images/chelsea.jpg")).unwrap());
+        moto.s3()
+            .await
+            .put_object()
+            .bucket(&bucket)
+            .key("incoming/retail/ok.jpg")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let sqs = moto.sqs().await;
+        // A bucket that does not exist: not the image's fault, so retried, never an error row.
+        let gone = s3_event_body(&[ObjectRef::new(
+            "sl-no-such-bucket-xyz",
+            "incoming/retail/lost.jpg",
+        )]);
+        let ok = s3_event_body(&[ObjectRef::new(bucket.clone(), "incoming/retail/ok.jpg")]);
+        for b in [gone, ok, "this is not an S3 event".to_string()] {
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body(b)
+                .send()
+                .await
+                .unwrap();
+        }
+        (bucket, queue, dlq)
+    });
+    run_worker(moto, &queue);
+    let (_, rows) =
+        rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].key, "incoming/retail/ok.jpg");
+    assert_eq!(rows[0].error_kind, None);
+    rt.block_on(async {
+        assert_eq!(queue_depth(moto, &queue).await, 0, "main queue drained");
+        assert_eq!(
+            queue_depth(moto, &dlq).await,
+            2,
+            "the lost object and the bad message are dead-lettered"
+        );
+    });
+}
