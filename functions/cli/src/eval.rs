@@ -93,7 +93,7 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
         source.clone(),
         sink,
     )?;
-    let rows = crate::run_pipeline((Arc::new(pipeline), source), 64, true).await?;
+    let (rows, _) = crate::run_pipeline((Arc::new(pipeline), source), 64, true).await?;
 
     let (mut n, mut top1, mut top5, mut agree, mut compared, mut errors) = (0, 0, 0, 0, 0, 0);
     for r in &rows {

@@ -1,6 +1,7 @@
 //! `sightline`: the command line. Embedded runs (`run`, `demo`), the container worker
 //! (`worker`), `backfill`, and `eval`. All logic lives in the `shared/` crates.
 
+mod bench;
 mod eval;
 
 use std::path::{Path, PathBuf};
@@ -89,6 +90,19 @@ enum Command {
     },
     /// Top-1 accuracy against labels and agreement with reference predictions.
     Eval(eval::EvalArgs),
+    /// Inference alone on preprocessed tensors, all inference threads busy: the ceiling
+    /// for end-to-end throughput.
+    BenchInfer {
+        /// Model.
+        #[arg(long, default_value = "efficientnet_lite0")]
+        model: String,
+        /// Images to run.
+        #[arg(long, default_value_t = 512)]
+        images: usize,
+        /// Images per model run.
+        #[arg(long, default_value_t = 16)]
+        batch: usize,
+    },
 }
 
 fn init_logging(json: bool) {
@@ -127,13 +141,16 @@ async fn async_main(command: Command) -> Result<()> {
             output,
             batch,
         } => {
-            let rows = run_embedded(settings, &source, &catalog, &output, batch, true).await?;
+            let (rows, stats) =
+                run_embedded(settings, &source, &catalog, &output, batch, true).await?;
             let errors = rows.iter().filter(|r| r.error_kind.is_some()).count();
             println!(
-                "{} rows ({} errors) under {}",
+                "{} rows ({} errors) under {} in {:.2} s ({:.1} images/s)",
                 rows.len(),
                 errors,
-                output.join("results").display()
+                output.join("results").display(),
+                stats.busy_seconds,
+                rows.len() as f64 / stats.busy_seconds.max(1e-9)
             );
             Ok(())
         }
@@ -155,6 +172,7 @@ async fn async_main(command: Command) -> Result<()> {
             };
             let stats = run_worker(pipeline, queue, options, shutdown_signal(), |_| {}).await?;
             tracing::info!(?stats, "worker stopped");
+            println!("{}", summary_json(&stats));
             Ok(())
         }
         Command::Backfill {
@@ -177,7 +195,21 @@ async fn async_main(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Eval(args) => eval::run(settings, args).await,
+        Command::BenchInfer { model, images, batch } => bench::inference(settings, &model, images, batch).await,
     }
+}
+
+/// One JSON line with a worker's totals and throughput (for scripts and benchmarks).
+fn summary_json(s: &sightline_pipeline::WorkerStats) -> String {
+    serde_json::json!({
+        "images": s.rows,
+        "errors": s.error_rows,
+        "retried": s.retried,
+        "files": s.files,
+        "seconds": s.busy_seconds,
+        "images_per_s": s.rows as f64 / s.busy_seconds.max(1e-9),
+    })
+    .to_string()
 }
 
 /// Loads catalogs and models and starts the engine, off the async threads.
@@ -209,7 +241,7 @@ pub(crate) async fn run_embedded(
     output: &Path,
     batch: usize,
     progress: bool,
-) -> Result<Vec<ResultRow>> {
+) -> Result<(Vec<ResultRow>, sightline_pipeline::WorkerStats)> {
     let pipeline = open_embedded(settings, source, catalog, output)?;
     run_pipeline(pipeline, batch, progress).await
 }
@@ -233,7 +265,7 @@ pub(crate) async fn run_pipeline(
     (pipeline, source): (Arc<Pipeline>, Store),
     batch: usize,
     progress: bool,
-) -> Result<Vec<ResultRow>> {
+) -> Result<(Vec<ResultRow>, sightline_pipeline::WorkerStats)> {
     let bar = if progress {
         ProgressBar::new(0)
     } else {
@@ -271,7 +303,7 @@ pub(crate) async fn run_pipeline(
     }
     let mut rows = std::mem::take(&mut *rows.lock().expect("rows lock"));
     rows.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(rows)
+    Ok((rows, run.stats))
 }
 
 async fn demo(settings: Settings, source: Option<PathBuf>, output: &Path) -> Result<()> {
@@ -282,7 +314,7 @@ async fn demo(settings: Settings, source: Option<PathBuf>, output: &Path) -> Res
             models.join("../tests/fixtures/images")
         }
     };
-    let rows = run_embedded(settings, &source, "retail", output, 64, false).await?;
+    let (rows, _) = run_embedded(settings, &source, "retail", output, 64, false).await?;
     println!("{:<28} {:<26} {:>6}  tags", "image", "top-1", "score");
     for r in &rows {
         let name = r.key.rsplit('/').next().unwrap_or(&r.key);

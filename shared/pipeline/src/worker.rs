@@ -42,7 +42,7 @@ impl Default for WorkerOptions {
 }
 
 /// Totals over a worker's life.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkerStats {
     /// Batches processed.
     pub batches: usize,
@@ -58,6 +58,9 @@ pub struct WorkerStats {
     pub skipped: usize,
     /// Parquet files written.
     pub files: usize,
+    /// Seconds from the first message received to the last batch finished (model
+    /// loading and idle waiting excluded): the denominator of throughput figures.
+    pub busy_seconds: f64,
 }
 
 impl WorkerStats {
@@ -109,6 +112,7 @@ pub async fn run_worker(
     let mut stats = WorkerStats::default();
     let mut inflight: JoinSet<(BatchReport, usize)> = JoinSet::new();
     let mut last_work = Instant::now();
+    let mut first_receive: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
         // Keep at most `concurrent_batches` in flight.
@@ -148,6 +152,7 @@ pub async fn run_worker(
             continue;
         }
         last_work = Instant::now();
+        first_receive.get_or_insert(last_work);
         let (pipeline, queue, on_batch, delay) = (
             Arc::clone(&pipeline),
             queue.clone(),

@@ -1,0 +1,73 @@
+-- Athena (engine v3) table over the Parquet results. Replace <bucket> (twice) with the
+-- results bucket (stack output ResultsLocation). Columns follow
+-- shared/tables/src/results.rs::results_schema() in order; Parquet columns are matched by
+-- name. The partition values exist only in the path (catalog=<c>/date=<YYYY-MM-DD>/), and
+-- partition projection computes them, so no MSCK REPAIR / ADD PARTITION is ever needed.
+-- `embedding` (FixedSizeList<Float32, 1280> in Arrow) is a plain Parquet list: array<float>.
+CREATE EXTERNAL TABLE IF NOT EXISTS sightline_results (
+  `bucket`             string,
+  `key`                string,
+  `etag`               string,
+  `size_bytes`         bigint,
+  `model`              string,
+  `model_version`      string,
+  `execution_provider` string,
+  `processed_at`       timestamp,   -- UTC, microseconds
+  `width`              int,
+  `height`             int,
+  `labels`             array<struct<class_id:int,label:string,score:float>>,
+  `tags`               array<string>,
+  `detections`         array<struct<class_id:int,label:string,score:float,x_min:float,y_min:float,x_max:float,y_max:float>>,
+  `embedding`          array<float>, -- 1280 values or NULL
+  `error_kind`         string,      -- NULL when the image was processed
+  `error`              string,
+  `fetch_ms`           float,
+  `decode_ms`          float,
+  `infer_ms`           float
+)
+PARTITIONED BY (`catalog` string, `date` string)
+STORED AS PARQUET
+LOCATION 's3://<bucket>/results/'
+TBLPROPERTIES (
+  'projection.enabled'            = 'true',
+  -- catalogs = models/catalogs/*.toml, plus _unrouted (keys outside incoming/<catalog>/);
+  -- add new catalogs here.
+  'projection.catalog.type'       = 'enum',
+  'projection.catalog.values'     = 'retail,security,medical,_unrouted',
+  'projection.date.type'          = 'date',
+  'projection.date.format'        = 'yyyy-MM-dd',
+  'projection.date.range'         = 'NOW-3YEARS,NOW',
+  'projection.date.interval'      = '1',
+  'projection.date.interval.unit' = 'DAYS',
+  'storage.location.template'     = 's3://<bucket>/results/catalog=${catalog}/date=${date}/'
+);
+
+-- 1. Top-5 top-1 labels per catalog per day (last 7 days). labels is sorted by score, so
+--    element 1 is the top class; element_at returns NULL for failed images (empty list).
+SELECT catalog, "date", label, n
+FROM (
+  SELECT catalog, "date", element_at(labels, 1).label AS label, count(*) AS n,
+         row_number() OVER (PARTITION BY catalog, "date" ORDER BY count(*) DESC) AS rk
+  FROM sightline_results
+  WHERE "date" >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')
+    AND error_kind IS NULL
+  GROUP BY catalog, "date", element_at(labels, 1).label
+)
+WHERE rk <= 5
+ORDER BY catalog, "date" DESC, n DESC;
+
+-- 2. Errors by kind per catalog (today).
+SELECT catalog, error_kind, count(*) AS n, arbitrary(key) AS example_key, arbitrary(error) AS example_error
+FROM sightline_results
+WHERE "date" = date_format(current_date, '%Y-%m-%d')
+  AND error_kind IS NOT NULL
+GROUP BY catalog, error_kind
+ORDER BY n DESC;
+
+-- 3. Tag counts per catalog (last 30 days), one row per (image, tag).
+SELECT catalog, tag, count(*) AS images
+FROM sightline_results
+CROSS JOIN UNNEST(tags) AS t(tag)
+WHERE "date" >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')
+GROUP BY catalog, tag
+ORDER BY catalog, images DESC;
