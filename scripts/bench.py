@@ -111,8 +111,10 @@ def main():
         moto.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    print("raw (images, seconds):", json.dumps(results), file=sys.stderr)
+
     def rate(runs):
-        rates = [i / s for i, s in runs]
+        rates = [i / max(s, 1e-9) for i, s in runs]
         return statistics.median(rates), max(rates), runs[0][0]
 
     table = {k: rate(v) for k, v in results.items()}

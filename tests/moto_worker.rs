@@ -69,7 +69,8 @@ async fn queue_depth(moto: &Moto, url: &str) -> usize {
     a.values().map(|v| v.parse::<usize>().unwrap()).sum()
 }
 
-fn run_worker(moto: &Moto, queue: &str) -> String {
+/// Runs the worker until the queue is idle; returns its JSON summary.
+fn run_worker(moto: &Moto, queue: &str) -> serde_json::Value {
     let out = Command::new(workspace_bin("sightline"))
         .args([
             "worker",
@@ -87,7 +88,12 @@ fn run_worker(moto: &Moto, queue: &str) -> String {
         .expect("start sightline worker");
     let log = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "worker failed:\n{log}");
-    log
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("no JSON summary ({e}):\n{stdout}\n{log}"));
+    assert!(summary["seconds"].as_f64().unwrap() > 0.0, "{summary}");
+    summary
 }
 
 fn by_name(rows: &[Row]) -> HashMap<String, Row> {
@@ -265,7 +271,7 @@ fn redelivering_the_same_batch_overwrites_instead_of_duplicating() {
         })
     };
     send(&bodies);
-    run_worker(moto, &queue);
+    assert_eq!(run_worker(moto, &queue)["images"], 3);
     let (first_files, first) =
         rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
     assert_eq!(first.len(), 3);

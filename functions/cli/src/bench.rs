@@ -26,7 +26,9 @@ pub async fn inference(settings: Settings, model: &str, images: usize, batch: us
         },
     )?);
     // A fixed pseudo-random input in the normalised range.
-    let input: Vec<f32> = (0..per * batch).map(|i| ((i * 7919 % 2000) as f32 / 1000.0) - 1.0).collect();
+    let input: Vec<f32> = (0..per * batch)
+        .map(|i| ((i * 7919 % 2000) as f32 / 1000.0) - 1.0)
+        .collect();
     for _ in 0..threads {
         engine.run(0, input.clone(), batch).await?; // warm-up
     }

@@ -195,7 +195,11 @@ async fn async_main(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Eval(args) => eval::run(settings, args).await,
-        Command::BenchInfer { model, images, batch } => bench::inference(settings, &model, images, batch).await,
+        Command::BenchInfer {
+            model,
+            images,
+            batch,
+        } => bench::inference(settings, &model, images, batch).await,
     }
 }
 

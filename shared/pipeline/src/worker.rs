@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use sightline_queue::{Message, Queue};
 use tokio::task::JoinSet;
 
@@ -97,10 +98,15 @@ async fn settle(queue: &Queue, messages: &[Message], report: &BatchReport, retry
     }
 }
 
+/// A finished batch: its report, how many messages it had, when it finished.
+type Done = (BatchReport, usize, Instant);
+
 /// Polls `queue` until `shutdown` resolves (or the queue stays idle, see
 /// [`WorkerOptions::exit_when_idle`]). On shutdown it stops receiving and finishes the
-/// batches in flight, acknowledging them, so no received message is lost.
-/// `on_batch` sees every batch report (progress bars, tests).
+/// batches in flight, acknowledging them, so no received message is lost. A receive is
+/// never abandoned half-way (messages it took would stay invisible until their
+/// visibility timeout), so shutdown is noticed between receives, at most one long-poll
+/// wait ([`WorkerOptions::wait`]) late. `on_batch` sees every batch report.
 pub async fn run_worker(
     pipeline: Arc<Pipeline>,
     queue: Queue,
@@ -110,32 +116,36 @@ pub async fn run_worker(
 ) -> Result<WorkerStats, PipelineError> {
     let on_batch = Arc::new(on_batch);
     let mut stats = WorkerStats::default();
-    let mut inflight: JoinSet<(BatchReport, usize)> = JoinSet::new();
-    let mut last_work = Instant::now();
+    let mut inflight: JoinSet<Done> = JoinSet::new();
     let mut first_receive: Option<Instant> = None;
-    tokio::pin!(shutdown);
+    let mut last_work = Instant::now();
+    let mut record = |done: Result<Done, tokio::task::JoinError>, last_work: &mut Instant| {
+        let (report, n, at) =
+            done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
+        stats.add(&report, n);
+        *last_work = (*last_work).max(at);
+        Ok::<_, PipelineError>(())
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    // When exiting on idle, poll no longer than the idle time (at least 1 s).
+    let wait = options.exit_when_idle.map_or(options.wait, |idle| {
+        options.wait.min(idle.max(Duration::from_secs(1)))
+    });
     loop {
+        while let Some(done) = inflight.try_join_next() {
+            record(done, &mut last_work)?;
+        }
         // Keep at most `concurrent_batches` in flight.
         while inflight.len() >= options.concurrent_batches.max(1) {
             if let Some(done) = inflight.join_next().await {
-                let (report, n) =
-                    done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
-                stats.add(&report, n);
-                last_work = Instant::now();
+                record(done, &mut last_work)?;
             }
         }
-        let received = tokio::select! {
-            biased;
-            _ = &mut shutdown => { tracing::info!("shutdown requested; finishing batches in flight"); break; }
-            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                let (report, n) = done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
-                stats.add(&report, n);
-                last_work = Instant::now();
-                continue;
-            }
-            r = queue.receive(options.receive_max, options.wait) => r,
-        };
-        let messages = match received {
+        if shutdown.as_mut().now_or_never().is_some() {
+            tracing::info!("shutdown requested; finishing batches in flight");
+            break;
+        }
+        let messages = match queue.receive(options.receive_max, wait).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "receive failed; backing off");
@@ -163,13 +173,15 @@ pub async fn run_worker(
             let report = pipeline.process_messages(&messages).await;
             settle(&queue, &messages, &report, delay).await;
             on_batch(&report);
-            (report, messages.len())
+            (report, messages.len(), Instant::now())
         });
     }
     while let Some(done) = inflight.join_next().await {
-        let (report, n) =
-            done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
-        stats.add(&report, n);
+        record(done, &mut last_work)?;
+    }
+    drop(record);
+    if let Some(first) = first_receive {
+        stats.busy_seconds = last_work.duration_since(first).as_secs_f64();
     }
     Ok(stats)
 }
