@@ -3,6 +3,7 @@
 
 Runs, on ../shared/data/coco-dev/images (copied N times so a run lasts long enough):
   (a) embedded:  `sightline run` over a local folder (in-process queue)
+  (a') peer:     the Python peer on the same local folder
   (b) worker:    S3 + SQS through moto: `sightline backfill` then `sightline worker`
   (c) peer:      ../shared/bench/python_peer.py on the same bucket, endpoint and model
   (d) ceiling:   `sightline bench-infer` (inference alone), and the peer's --ceiling
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import statistics
@@ -32,8 +34,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+CPU = {"client": 0.0}
+
+
+def proc_cpu(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(cmd, env=None, check=True):
+    """Runs a command; CPU["client"] gets its user+sys CPU seconds."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run([str(c) for c in cmd], env=env, capture_output=True, text=True)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["client"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if check and p.returncode != 0:
         sys.exit(f"command failed: {' '.join(map(str, cmd))}\n{p.stdout}\n{p.stderr}")
     return p.stdout
@@ -41,6 +55,17 @@ def run(cmd, env=None, check=True):
 
 def last_json(out):
     return json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+
+
+def local_flat(local, tmp):
+    """The peer reads one flat folder: link every copy's files into it once."""
+    flat = tmp / "flat"
+    if not flat.exists():
+        flat.mkdir()
+        for d in sorted(local.iterdir()):
+            for f in d.iterdir():
+                os.symlink(f.resolve(), flat / f"{d.name}_{f.name}")
+    return flat
 
 
 def main():
@@ -89,22 +114,28 @@ def main():
                 s3.put_object(Bucket="bench", Key=f"incoming/retail/c{c}/{f.name}", Body=f.read_bytes())
                 os.symlink(f, local / f"c{c}" / f.name)
         n = len(files) * args.copies
-        results = {"embedded": [], "worker": [], "peer": []}
+        results = {"embedded": [], "peer_local": [], "worker": [], "peer": []}
         for r in range(args.rounds):
             out = tmp / f"embedded{r}"
             line = run([bin_, "run", "--source", local, "--catalog", "retail", "--output", out], env)
             m = re.search(r"(\d+) rows .* in ([\d.]+) s", line)
-            results["embedded"].append((int(m.group(1)), float(m.group(2))))
+            results["embedded"].append((int(m.group(1)), float(m.group(2)), CPU["client"], 0.0))
+
+            p = last_json(run([py, peer, "--local-dir", local_flat(local, tmp), "--model", onnx,
+                               "--labels", ROOT / "models/imagenet_labels.txt", "--norm", norm], env))
+            results["peer_local"].append((p["images"], p["seconds"], CPU["client"], 0.0))
 
             q = sqs.create_queue(QueueName=f"bench-{r}")["QueueUrl"]
             run([bin_, "backfill", "--bucket", "bench", "--prefix", "incoming/retail/", "--queue-url", q], env)
+            m0 = proc_cpu(moto.pid)
             w = last_json(run([bin_, "worker", "--queue-url", q, "--exit-when-idle", "2"], env))
-            results["worker"].append((w["images"], w["seconds"]))
+            results["worker"].append((w["images"], w["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
 
+            m0 = proc_cpu(moto.pid)
             p = last_json(run([py, peer, "--endpoint", endpoint, "--bucket", "bench", "--prefix", "incoming/retail/",
                                "--model", onnx, "--labels", ROOT / "models/imagenet_labels.txt", "--norm", norm,
                                "--out-key", f"peer/{r}.parquet"], env))
-            results["peer"].append((p["images"], p["seconds"]))
+            results["peer"].append((p["images"], p["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
         ceiling = last_json(run([bin_, "bench-infer", "--model", args.model, "--images", str(n), "--batch", "16"], env))
         peer_ceiling = last_json(run([py, peer, "--ceiling", "--model", onnx, "--n", str(n), "--batch", "32"], env))
     finally:
@@ -114,28 +145,33 @@ def main():
     print("raw (images, seconds):", json.dumps(results), file=sys.stderr)
 
     def rate(runs):
-        rates = [i / max(s, 1e-9) for i, s in runs]
-        return statistics.median(rates), max(rates), runs[0][0]
+        rates = [r[0] / max(r[1], 1e-9) for r in runs]
+        client = statistics.median(1e3 * r[2] / r[0] for r in runs)
+        server = statistics.median(1e3 * r[3] / r[0] for r in runs)
+        return statistics.median(rates), max(rates), runs[0][0], client, server
 
     table = {k: rate(v) for k, v in results.items()}
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"Machine: {os.cpu_count()} CPUs ({cpu}); model {args.model}; {n} images "
           f"({len(files)} COCO images x {args.copies}); {args.rounds} rounds, interleaved\n")
-    print("| run | images | images/s (median) | images/s (best) |")
-    print("|---|---|---|---|")
+    print("| run | images | images/s (median) | images/s (best) | CPU ms/image, process | CPU ms/image, moto |")
+    print("|---|---|---|---|---|---|")
     names = {"embedded": "(a) embedded: `sightline run`, local folder",
+             "peer_local": "(a') Python peer, same local folder (`--local-dir`)",
              "worker": "(b) worker: S3 + SQS via moto, `sightline worker`",
              "peer": "(c) Python peer, same bucket/endpoint/model"}
-    for k in ("embedded", "worker", "peer"):
-        med, best, imgs = table[k]
-        print(f"| {names[k]} | {imgs} | {med:.1f} | {best:.1f} |")
+    for k in ("embedded", "peer_local", "worker", "peer"):
+        med, best, imgs, client, server = table[k]
+        print(f"| {names[k]} | {imgs} | {med:.1f} | {best:.1f} | {client:.1f} | {server:.1f} |")
     print(f"| (d) inference alone, Sightline engine ({ceiling['threads']} threads x {ceiling['intra_threads']}, batch 16) "
-          f"| {ceiling['images']} | {ceiling['images_per_s']:.1f} | |")
+          f"| {ceiling['images']} | {ceiling['images_per_s']:.1f} | | | |")
     print(f"| (d') inference alone, Python peer (ORT {peer_ceiling['threads']} threads, batch 32) "
-          f"| {peer_ceiling['images']} | {peer_ceiling['images_per_s']:.1f} | |")
+          f"| {peer_ceiling['images']} | {peer_ceiling['images_per_s']:.1f} | | | |")
     b, c, d = table["worker"][0], table["peer"][0], ceiling["images_per_s"]
     print(f"\n(b)/(c) = {b / c:.2f}x the Python peer; (b)/(d) = {100 * b / d:.0f} % of the inference ceiling "
-          f"(medians; (a)/(d) = {100 * table['embedded'][0] / d:.0f} %)")
+          f"(medians)")
+    print(f"(a)/(a') = {table['embedded'][0] / table['peer_local'][0]:.2f}x the Python peer on a local folder; "
+          f"(a)/(d) = {100 * table['embedded'][0] / d:.0f} % of the inference ceiling")
 
 
 if __name__ == "__main__":

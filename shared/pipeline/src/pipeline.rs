@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 use sightline_core::{
     route_key, Catalogs, Disposition, ErrorKind, ObjectRef, ResultRow, Route, Settings, WorkItem,
     UNROUTED_CATALOG,
@@ -253,24 +253,38 @@ impl Pipeline {
     /// while one micro-batch runs on the engine, the next images are fetched and decoded.
     pub async fn process_items(&self, items: Vec<WorkItem>) -> Vec<ItemOutcome> {
         let n = items.len();
-        let items = Arc::new(items);
         let mut out: Vec<Option<ItemOutcome>> = vec![None; n];
-        let prepared = stream::iter(0..n)
-            .map(|i| {
-                let items = Arc::clone(&items);
-                async move { self.prepare(i, &items[i]).await }
-            })
-            .buffer_unordered(self.settings.fetch_concurrency);
-        let mut results = prepared
-            .ready_chunks(self.settings.infer_batch)
-            .map(|chunk| {
-                let items = Arc::clone(&items);
-                async move { self.infer(chunk, &items).await }
-            })
-            .buffer_unordered(self.settings.infer_threads.max(1) + 1);
-        while let Some(done) = results.next().await {
-            for (i, o) in done {
-                out[i] = Some(o);
+        let (fetch, batch) = (self.settings.fetch_concurrency.max(1), self.settings.infer_batch.max(1));
+        // One run per inference thread plus one queued, so a thread never waits for work.
+        let slots = self.settings.infer_threads.max(1) + 1;
+        let mut next = 0;
+        let mut preparing = FuturesUnordered::new();
+        let mut inferring = FuturesUnordered::new();
+        let mut ready: Vec<Prepared> = Vec::new();
+        // Both sets are polled in one loop, so downloads and decodes keep going while
+        // the engine is busy; images decoded meanwhile form the next, larger batch.
+        loop {
+            while next < n && preparing.len() < fetch && ready.len() < batch * slots {
+                preparing.push(self.prepare(next, &items[next]));
+                next += 1;
+            }
+            while !ready.is_empty() && inferring.len() < slots {
+                let take = ready.len().min(batch);
+                inferring.push(self.infer(ready.drain(..take).collect(), &items));
+            }
+            if preparing.is_empty() && inferring.is_empty() {
+                break;
+            }
+            tokio::select! {
+                Some(stage) = preparing.next(), if !preparing.is_empty() => match stage {
+                    Stage::Ready(p) => ready.push(p),
+                    Stage::Done(i, o) => out[i] = Some(o),
+                },
+                Some(done) = inferring.next(), if !inferring.is_empty() => {
+                    for (i, o) in done {
+                        out[i] = Some(o);
+                    }
+                }
             }
         }
         out.into_iter()
@@ -396,14 +410,11 @@ impl Pipeline {
         }
     }
 
-    async fn infer(&self, chunk: Vec<Stage>, items: &[WorkItem]) -> Vec<(usize, ItemOutcome)> {
+    async fn infer(&self, chunk: Vec<Prepared>, items: &[WorkItem]) -> Vec<(usize, ItemOutcome)> {
         let mut done = Vec::with_capacity(chunk.len());
         let mut by_model: HashMap<usize, Vec<Prepared>> = HashMap::new();
-        for s in chunk {
-            match s {
-                Stage::Done(i, o) => done.push((i, o)),
-                Stage::Ready(p) => by_model.entry(p.model).or_default().push(p),
-            }
+        for p in chunk {
+            by_model.entry(p.model).or_default().push(p);
         }
         for (model, group) in by_model {
             let n = group.len();
