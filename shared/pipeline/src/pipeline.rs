@@ -116,6 +116,16 @@ impl Pipeline {
                         }
                     };
                     let model = Arc::clone(&models[idx]);
+                    if model.manifest.task != sightline_vision::manifest::Task::Classification {
+                        return Err(VisionError::Model {
+                            model: format!("catalog {}", c.name),
+                            message: format!(
+                                "classifier.model {:?} is not a classifier",
+                                cfg.model
+                            ),
+                        }
+                        .into());
+                    }
                     let cl = Classifier::new(cfg.clone(), model.labels.clone(), &c.tags_by_label())
                         .map_err(|e| VisionError::Model {
                             model: format!("catalog {}", c.name),
@@ -254,7 +264,10 @@ impl Pipeline {
     pub async fn process_items(&self, items: Vec<WorkItem>) -> Vec<ItemOutcome> {
         let n = items.len();
         let mut out: Vec<Option<ItemOutcome>> = vec![None; n];
-        let (fetch, batch) = (self.settings.fetch_concurrency.max(1), self.settings.infer_batch.max(1));
+        let (fetch, batch) = (
+            self.settings.fetch_concurrency.max(1),
+            self.settings.infer_batch.max(1),
+        );
         // One run per inference thread plus one queued, so a thread never waits for work.
         let slots = self.settings.infer_threads.max(1) + 1;
         let mut next = 0;

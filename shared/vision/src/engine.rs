@@ -17,8 +17,9 @@ use tokio::sync::oneshot;
 use crate::manifest::LoadedModel;
 use crate::VisionError;
 
-/// Outputs of one model run over a batch of `n` images.
-#[derive(Debug, Clone, PartialEq)]
+/// Outputs of one model run over a batch of `n` images. Outputs a model does not have
+/// are empty.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModelOutput {
     /// Images in the batch.
     pub n: usize,
@@ -30,6 +31,10 @@ pub struct ModelOutput {
     pub embedding: Option<Vec<f32>>,
     /// Embedding size.
     pub embedding_dim: usize,
+    /// `n × detection_rows × 6` detector rows (`x1, y1, x2, y2, score, class`, input pixels).
+    pub detections: Vec<f32>,
+    /// Detector rows per image.
+    pub detection_rows: usize,
     /// Wall time of the run in milliseconds.
     pub run_ms: f32,
 }
@@ -128,40 +133,58 @@ fn run_one(
         model: m.name.clone(),
         message: e,
     };
-    let per = input.len() / n.max(1);
-    let side = ((per / 3) as f64).sqrt() as usize;
     let t = Instant::now();
-    let tensor =
-        TensorRef::from_array_view(([n, 3, side, side], input)).map_err(|e| err(e.to_string()))?;
-    let outputs = session
-        .run(ort::inputs![m.input.name.as_str() => tensor])
-        .map_err(|e| err(e.to_string()))?;
-    let extract = |name: &str| -> Result<(usize, Vec<f32>), VisionError> {
-        let v = outputs
-            .get(name)
-            .ok_or_else(|| err(format!("no output named {name:?}")))?;
-        let (shape, data) = v
-            .try_extract_tensor::<f32>()
-            .map_err(|e| err(e.to_string()))?;
-        let width = shape.iter().skip(1).product::<i64>() as usize;
-        Ok((width, data.to_vec()))
+    // Graphs with a fixed batch of 1 (the detectors) run once per image.
+    let per_run = if m.input.shape.first() == Some(&1) {
+        1
+    } else {
+        n.max(1)
     };
-    let (classes, logits) = extract(&m.outputs.logits)?;
-    let (embedding_dim, embedding) = match &m.outputs.embedding {
-        Some(name) => {
-            let (d, e) = extract(name)?;
-            (d, Some(e))
-        }
-        None => (0, None),
-    };
-    Ok(ModelOutput {
+    let per_image = input.len() / n.max(1);
+    let mut out = ModelOutput {
         n,
-        logits,
-        classes,
-        embedding,
-        embedding_dim,
-        run_ms: t.elapsed().as_secs_f32() * 1e3,
-    })
+        ..ModelOutput::default()
+    };
+    for (start, chunk) in input.chunks(per_run * per_image).enumerate() {
+        let k = chunk.len() / per_image;
+        let shape: Vec<usize> = m
+            .input
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| if i == 0 { k } else { d.max(1) as usize })
+            .collect();
+        if shape.iter().product::<usize>() != chunk.len() {
+            return Err(err(format!(
+                "input of {} floats does not fit shape {shape:?}",
+                chunk.len()
+            )));
+        }
+        let tensor = TensorRef::from_array_view((shape, chunk)).map_err(|e| err(e.to_string()))?;
+        let outputs = session
+            .run(ort::inputs![m.input.name.as_str() => tensor])
+            .map_err(|e| err(format!("run {start}: {e}")))?;
+        // Appends one output's values; returns its per-image width.
+        let take = |name: &Option<String>, into: &mut Vec<f32>| -> Result<usize, VisionError> {
+            let Some(name) = name else { return Ok(0) };
+            let v = outputs
+                .get(name.as_str())
+                .ok_or_else(|| err(format!("no output named {name:?}")))?;
+            let (shape, data) = v
+                .try_extract_tensor::<f32>()
+                .map_err(|e| err(e.to_string()))?;
+            into.extend_from_slice(data);
+            Ok(shape.iter().skip(1).product::<i64>() as usize)
+        };
+        out.classes = take(&m.outputs.logits, &mut out.logits)?;
+        let mut emb = out.embedding.take().unwrap_or_default();
+        out.embedding_dim = take(&m.outputs.embedding, &mut emb)?;
+        out.embedding = m.outputs.embedding.as_ref().map(|_| emb);
+        let width = take(&m.outputs.detections, &mut out.detections)?;
+        out.detection_rows = width / 6;
+    }
+    out.run_ms = t.elapsed().as_secs_f32() * 1e3;
+    Ok(out)
 }
 
 impl Engine {

@@ -7,9 +7,11 @@
 //! * [`runtime`]: the process-wide ONNX Runtime environment (loaded from a shared library).
 //! * [`engine`]: inference threads, one ONNX Runtime session per model per thread.
 //! * [`classify`]: softmax, top-k, catalog tags.
+//! * [`detect`]: detector rows → boxes in image pixels, thresholds, class-aware NMS.
 
 pub mod classify;
 pub mod decode;
+pub mod detect;
 pub mod engine;
 pub mod manifest;
 pub mod preprocess;
@@ -18,9 +20,10 @@ pub mod runtime;
 
 pub use classify::{Classification, Classifier};
 pub use decode::{decode_image, DecodeLimits, RgbImage};
+pub use detect::DetectionFilter;
 pub use engine::{Engine, ModelOutput};
 pub use manifest::{ModelManifest, ModelRegistry};
-pub use preprocess::ClassifierPreprocess;
+pub use preprocess::{ClassifierPreprocess, Letterbox, Preprocess};
 
 use sightline_core::{Disposition, ErrorKind};
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::preprocess::{Letterbox, Preprocess};
 use crate::{ClassifierPreprocess, VisionError};
 
 /// What a model does.
@@ -32,28 +33,45 @@ pub struct InputSpec {
     pub shape: Vec<i64>,
 }
 
-/// Classifier preprocessing parameters (see [`ClassifierPreprocess`]).
+/// Preprocessing parameters, by `kind`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreprocessSpec {
-    /// Shorter side after resizing.
-    pub resize_shorter: u32,
-    /// Centre-crop side.
-    pub crop: u32,
-    /// Mean per channel on the 0..1 scale.
-    pub mean: [f32; 3],
-    /// Std per channel on the 0..1 scale.
-    pub std: [f32; 3],
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PreprocessSpec {
+    /// Shorter side to `resize_shorter`, centre crop `crop`, normalise, NCHW
+    /// (see [`ClassifierPreprocess`]).
+    CenterCrop {
+        /// Shorter side after resizing.
+        resize_shorter: u32,
+        /// Centre-crop side.
+        crop: u32,
+        /// Mean per channel on the 0..1 scale.
+        mean: [f32; 3],
+        /// Std per channel on the 0..1 scale.
+        std: [f32; 3],
+    },
+    /// Aspect-preserving resize into a `size` × `size` black canvas, centred, normalise,
+    /// NHWC (see [`Letterbox`](crate::preprocess::Letterbox)).
+    Letterbox {
+        /// Canvas side.
+        size: u32,
+        /// Mean per channel on the 0..1 scale.
+        mean: [f32; 3],
+        /// Std per channel on the 0..1 scale.
+        std: [f32; 3],
+    },
 }
 
 /// Output tensor names.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
-    /// Raw class scores, `[N, classes]`.
-    pub logits: String,
+    /// Raw class scores, `[N, classes]` (classifiers).
+    pub logits: Option<String>,
     /// Embedding, `[N, dim]`, if the model exposes one.
     pub embedding: Option<String>,
+    /// Decoded detections, `[N, rows, 6]` as `x1, y1, x2, y2, score, class` in input
+    /// pixels (detectors).
+    pub detections: Option<String>,
 }
 
 /// A model manifest as written in `models/<name>.toml`.
@@ -101,14 +119,23 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
-    /// The classifier preprocessing this model expects.
-    pub fn preprocess(&self) -> ClassifierPreprocess {
-        let p = &self.manifest.preprocess;
-        ClassifierPreprocess {
-            resize_shorter: p.resize_shorter,
-            crop: p.crop,
-            mean: p.mean,
-            std: p.std,
+    /// The preprocessing this model expects.
+    pub fn preprocess(&self) -> Preprocess {
+        match self.manifest.preprocess {
+            PreprocessSpec::CenterCrop {
+                resize_shorter,
+                crop,
+                mean,
+                std,
+            } => Preprocess::CenterCrop(ClassifierPreprocess {
+                resize_shorter,
+                crop,
+                mean,
+                std,
+            }),
+            PreprocessSpec::Letterbox { size, mean, std } => {
+                Preprocess::Letterbox(Letterbox { size, mean, std })
+            }
         }
     }
 }
@@ -189,11 +216,20 @@ impl ModelRegistry {
             }
         }
         let labels: Vec<String> = ltext.lines().map(|l| l.trim().to_string()).collect();
-        if manifest.task == Task::Classification && manifest.input.layout != "nchw" {
-            return Err(err(format!(
-                "classifier layout {:?} is not supported (nchw only)",
-                manifest.input.layout
-            )));
+        let o = &manifest.outputs;
+        let consistent = match (manifest.task, &manifest.preprocess) {
+            (Task::Classification, PreprocessSpec::CenterCrop { .. }) => {
+                manifest.input.layout == "nchw" && o.logits.is_some()
+            }
+            (Task::Detection, PreprocessSpec::Letterbox { .. }) => {
+                manifest.input.layout == "nhwc" && o.detections.is_some()
+            }
+            _ => false,
+        };
+        if !consistent {
+            return Err(err("task, preprocessing kind, layout and outputs do not fit together \
+                 (classification: center_crop, nchw, logits; detection: letterbox, nhwc, detections)"
+                .into()));
         }
         Ok(Arc::new(LoadedModel {
             manifest,
@@ -218,6 +254,8 @@ mod tests {
             assert_eq!(m.labels.len(), 1000);
             assert_eq!(m.manifest.outputs.embedding.as_deref(), Some("embedding"));
         }
+        let d = shipped().load("centernet_mbv3_coco").unwrap();
+        assert_eq!((d.manifest.task, d.labels.len()), (Task::Detection, 80));
     }
 
     #[test]

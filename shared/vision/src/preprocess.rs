@@ -9,6 +9,120 @@
 use crate::resample::resize_window;
 use crate::RgbImage;
 
+/// A model's preprocessing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preprocess {
+    /// Classifiers: resize + centre crop, NCHW.
+    CenterCrop(ClassifierPreprocess),
+    /// Detectors: letterbox, NHWC.
+    Letterbox(Letterbox),
+}
+
+impl Preprocess {
+    /// Floats written per image.
+    pub fn tensor_len(&self) -> usize {
+        match self {
+            Preprocess::CenterCrop(p) => p.tensor_len(),
+            Preprocess::Letterbox(p) => p.tensor_len(),
+        }
+    }
+
+    /// Writes the model input for `img` into `out`; letterboxing also returns where the
+    /// image sits in the input (to map boxes back).
+    pub fn run(&self, img: &RgbImage, out: &mut [f32]) -> Option<LetterboxGeometry> {
+        match self {
+            Preprocess::CenterCrop(p) => {
+                p.run(img, out);
+                None
+            }
+            Preprocess::Letterbox(p) => Some(p.run(img, out)),
+        }
+    }
+}
+
+/// Where a letterboxed image sits in the model input: `input = image * scale + (dx, dy)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LetterboxGeometry {
+    /// Scale from image to input pixels.
+    pub scale: f32,
+    /// Left padding in input pixels.
+    pub dx: f32,
+    /// Top padding in input pixels.
+    pub dy: f32,
+}
+
+impl LetterboxGeometry {
+    /// Maps a point from input pixels back to image pixels.
+    pub fn to_image(&self, x: f32, y: f32) -> (f32, f32) {
+        ((x - self.dx) / self.scale, (y - self.dy) / self.scale)
+    }
+}
+
+/// Aspect-preserving resize into a black `size` × `size` canvas, centred (the CenterNet
+/// reference: `s = min(size/W, size/H)`, resized to `(round(W·s), round(H·s))` with
+/// Pillow's bilinear filter, pasted at `((size − w′) / 2, (size − h′) / 2)`), then
+/// `(p / 255 − mean) / std` per channel, NHWC. Padding stays 0 after normalisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Letterbox {
+    /// Canvas side.
+    pub size: u32,
+    /// Mean per channel on the 0..1 scale.
+    pub mean: [f32; 3],
+    /// Std per channel on the 0..1 scale.
+    pub std: [f32; 3],
+}
+
+impl Letterbox {
+    /// Floats written per image: `size * size * 3`.
+    pub fn tensor_len(&self) -> usize {
+        (self.size as usize).pow(2) * 3
+    }
+
+    /// Writes the NHWC tensor of `img` into `out` and returns the geometry.
+    pub fn run(&self, img: &RgbImage, out: &mut [f32]) -> LetterboxGeometry {
+        assert_eq!(
+            out.len(),
+            self.tensor_len(),
+            "output slice has the wrong length"
+        );
+        let size = self.size as usize;
+        let scale = (self.size as f64 / img.width as f64).min(self.size as f64 / img.height as f64);
+        let w = ((img.width as f64 * scale).round_ties_even() as usize).clamp(1, size);
+        let h = ((img.height as f64 * scale).round_ties_even() as usize).clamp(1, size);
+        let (dx, dy) = ((size - w) / 2, (size - h) / 2);
+        let px = resize_window(
+            &img.pixels,
+            img.width as usize,
+            img.height as usize,
+            (w, h),
+            (0, 0),
+            (w, h),
+        );
+        let lut: [[f32; 256]; 3] = std::array::from_fn(|c| {
+            std::array::from_fn(|v| {
+                ((v as f64 / 255.0 - self.mean[c] as f64) / self.std[c] as f64) as f32
+            })
+        });
+        out.fill(0.0);
+        for y in 0..h {
+            let row = &mut out[((y + dy) * size + dx) * 3..((y + dy) * size + dx + w) * 3];
+            for (o, p) in row
+                .chunks_exact_mut(3)
+                .zip(px[y * w * 3..(y + 1) * w * 3].chunks_exact(3))
+            {
+                o[0] = lut[0][p[0] as usize];
+                o[1] = lut[1][p[1] as usize];
+                o[2] = lut[2][p[2] as usize];
+            }
+        }
+        LetterboxGeometry {
+            scale: scale as f32,
+            dx: dx as f32,
+            dy: dy as f32,
+        }
+    }
+}
+
 /// Resize + crop + normalise for an NCHW float classifier.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassifierPreprocess {

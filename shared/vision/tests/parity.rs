@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sightline_vision::engine::EngineConfig;
 use sightline_vision::manifest::LoadedModel;
-use sightline_vision::{decode_image, runtime, DecodeLimits, Engine, ModelRegistry};
+use sightline_vision::{decode_image, runtime, DecodeLimits, Engine, ModelRegistry, Preprocess};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -56,7 +56,11 @@ fn diff_levels(a: &[f32], b: &[f32], std: f32) -> (f32, f32) {
 fn check_tensor(model: &LoadedModel, image: &Path, reference: &Path) {
     let ours = preprocess(model, image);
     let want = read_f32(reference);
-    let (mean, max) = diff_levels(&ours, &want, model.manifest.preprocess.std[0]);
+    let std = match model.preprocess() {
+        Preprocess::CenterCrop(p) => p.std[0],
+        Preprocess::Letterbox(p) => p.std[0],
+    };
+    let (mean, max) = diff_levels(&ours, &want, std);
     println!(
         "{}: {} mean {mean:.3} max {max:.1} levels",
         model.manifest.name,
@@ -149,6 +153,139 @@ fn shared_reference_tensors_and_logits() {
                 .map(|(a, b)| (a - b).abs())
                 .fold(0f32, f32::max);
             assert!(max < 1e-3, "{name} {stem}: max |Δlogit| {max}");
+        }
+    }
+}
+
+fn engine_for(models: Vec<Arc<LoadedModel>>) -> Engine {
+    let env = runtime::environment(None).expect("ONNX Runtime (run scripts/setup.sh)");
+    Engine::start(
+        env,
+        models,
+        EngineConfig {
+            threads: 1,
+            intra_threads: 1,
+            execution_provider: "cpu".into(),
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn centernet_letterbox_and_detections_match_the_reference() {
+    let Some(shared) = std::env::var_os("SIGHTLINE_SHARED_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(repo().join("../shared")))
+        .filter(|p| p.join("models/reference").is_dir() && p.join("data/coco-dev").is_dir())
+    else {
+        eprintln!("skipped: ../shared/models/reference or ../shared/data/coco-dev is absent");
+        return;
+    };
+    let model = registry().load("centernet_mbv3_coco").unwrap();
+    let bytes = std::fs::read(shared.join("data/coco-dev/images/000000000025.jpg")).unwrap();
+    let img = decode_image(
+        &bytes,
+        DecodeLimits {
+            max_pixels: 100_000_000,
+        },
+    )
+    .unwrap();
+    let pp = model.preprocess();
+    let mut input = vec![0f32; pp.tensor_len()];
+    let g = pp.run(&img, &mut input).expect("letterbox geometry");
+    assert_eq!((g.scale, g.dx, g.dy), (0.8, 0.0, 85.0));
+    let want = read_f32(
+        &shared.join("models/reference/centernet__000000000025__letterbox_input_f32_nhwc.bin"),
+    );
+    let max = input
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(max < 1e-3, "letterbox input differs by {max} levels");
+
+    let engine = engine_for(vec![model.clone()]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = rt.block_on(engine.run(0, input, 1)).unwrap();
+    assert_eq!(out.detection_rows, 100);
+    let want =
+        read_f32(&shared.join("models/reference/centernet__000000000025__detections_f32.bin"));
+    let max = out
+        .detections
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(max < 1e-2, "detections differ by {max}");
+    let dets = sightline_vision::detect::decode_rows(
+        &out.detections,
+        g,
+        (img.width, img.height),
+        &model.labels,
+    );
+    assert_eq!(dets[0].label, "giraffe");
+}
+
+#[test]
+fn centernet_finds_objects_in_own_fixtures() {
+    let model = registry().load("centernet_mbv3_coco").unwrap();
+    let engine = engine_for(vec![model.clone()]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pp = model.preprocess();
+    // Two images in one call: the batch-1 graph runs once per image.
+    let mut input = vec![0f32; 2 * pp.tensor_len()];
+    let mut geometry = Vec::new();
+    let mut sizes = Vec::new();
+    for (i, name) in ["coffee", "camera"].iter().enumerate() {
+        let bytes =
+            std::fs::read(repo().join(format!("tests/fixtures/images/{name}.jpg"))).unwrap();
+        let img = decode_image(
+            &bytes,
+            DecodeLimits {
+                max_pixels: 100_000_000,
+            },
+        )
+        .unwrap();
+        let len = pp.tensor_len();
+        geometry.push(pp.run(&img, &mut input[i * len..(i + 1) * len]).unwrap());
+        sizes.push((img.width, img.height));
+    }
+    let out = rt.block_on(engine.run(0, input, 2)).unwrap();
+    assert_eq!(out.detections.len(), 2 * 100 * 6);
+    let filter = sightline_vision::DetectionFilter {
+        min_score: 0.3,
+        nms_iou: 0.5,
+        max_detections: 10,
+        ..Default::default()
+    };
+    // The espresso cup (about x 112–278, y 10–182 of 400×267) and the photographer.
+    for (i, (label, centre)) in [("cup", (195.0, 96.0)), ("person", (120.0, 223.0))]
+        .iter()
+        .enumerate()
+    {
+        let rows = &out.detections[i * 600..(i + 1) * 600];
+        let dets = filter.apply(sightline_vision::detect::decode_rows(
+            rows,
+            geometry[i],
+            sizes[i],
+            &model.labels,
+        ));
+        let top = &dets[0];
+        assert_eq!(top.label, *label, "{dets:?}");
+        assert!(top.score > 0.5, "{top:?}");
+        let (cx, cy) = ((top.x_min + top.x_max) / 2.0, (top.y_min + top.y_max) / 2.0);
+        assert!(
+            (cx - centre.0).abs() < 20.0 && (cy - centre.1).abs() < 20.0,
+            "{top:?}"
+        );
+        for d in &dets {
+            assert!(d.x_min >= 0.0 && d.x_max <= sizes[i].0 as f32 && d.y_max <= sizes[i].1 as f32);
         }
     }
 }
