@@ -221,3 +221,18 @@ print("rows", t.num_rows)
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn the_security_catalog_detects_people_in_original_pixels() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&fixtures_dir().join("images"), out.path(), "security");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = by_key(&rows_in_dir(&out.path().join("results")));
+    let camera = &rows["camera.jpg"];
+    assert_eq!(camera.model, "efficientnet_lite0+centernet_mbv3_coco");
+    assert!(camera.detections >= 1, "{camera:?}");
+    assert!(camera.tags.contains(&"person".to_string()), "{camera:?}");
+    // The cup in coffee.jpg is not a class this catalog keeps.
+    assert_eq!(rows["coffee.jpg"].detections, 0, "{:?}", rows["coffee.jpg"]);
+    assert_eq!(rows["coffee.jpg"].top1(), Some(967));
+}

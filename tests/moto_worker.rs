@@ -156,6 +156,7 @@ fn uploads_become_rows_through_notifications_and_the_worker() {
         ("incoming/retail/bad/empty.jpg", "bad/empty.jpg"),
         ("incoming/retail/bad/bomb.png", "bad/bomb.png"),
         ("incoming/nope/chelsea.jpg", "images/chelsea.jpg"),
+        ("incoming/security/cam 7/frame.jpg", "images/camera.jpg"),
         ("elsewhere/chelsea.jpg", "images/chelsea.jpg"),
     ];
     rt.block_on(async {
@@ -213,13 +214,15 @@ fn uploads_become_rows_through_notifications_and_the_worker() {
             .any(|f| f.starts_with("results/catalog=_unrouted/date=")),
         "{files:?}"
     );
+    let frame = &rows["incoming/security/cam 7/frame.jpg"];
     assert!(
-        files
-            .iter()
-            .filter(|f| !f.contains("_unrouted"))
-            .all(|f| f.starts_with("results/catalog=retail/date=")),
-        "{files:?}"
+        frame.detections >= 1 && frame.tags.contains(&"person".to_string()),
+        "{frame:?}"
     );
+    for catalog in ["retail", "security", "_unrouted"] {
+        let prefix = format!("results/catalog={catalog}/date=");
+        assert!(files.iter().any(|f| f.starts_with(&prefix)), "{files:?}");
+    }
     // Everything was acknowledged; nothing was dead-lettered.
     rt.block_on(async {
         assert_eq!(queue_depth(moto, &queue).await, 0);

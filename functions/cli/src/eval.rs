@@ -82,6 +82,7 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
             min_score: 0.0,
             tag_min_score: 1.0,
         }),
+        detector: None,
         taxonomy: Default::default(),
     };
     let registry = ModelRegistry::new(settings.locate_models_dir()?);

@@ -25,6 +25,43 @@ pub struct ClassifierConfig {
     pub tag_min_score: f32,
 }
 
+/// Detector settings of a catalog. Post-processing (thresholds, class-aware NMS, cap)
+/// happens in `sightline_vision::detect`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Model name (a manifest `models/<model>.toml` with `task = "detection"`).
+    pub model: String,
+    /// Detections below this score are dropped. Default: 0.3.
+    #[serde(default = "default_min_score")]
+    pub min_score: f32,
+    /// Per-class score thresholds by detector label, overriding `min_score`.
+    #[serde(default)]
+    pub class_min_score: BTreeMap<String, f32>,
+    /// Keep only these detector labels (default: all).
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+    /// Class-aware non-maximum suppression IoU. Default: 0.5.
+    #[serde(default = "default_nms_iou")]
+    pub nms_iou: f32,
+    /// At most this many detections per image. Default: 20.
+    #[serde(default = "default_max_detections")]
+    pub max_detections: usize,
+    /// Tag → detector labels that produce it (a detection kept by the filters gives its tags).
+    #[serde(default)]
+    pub taxonomy: BTreeMap<String, Vec<String>>,
+}
+
+fn default_min_score() -> f32 {
+    0.3
+}
+fn default_nms_iou() -> f32 {
+    0.5
+}
+fn default_max_detections() -> usize {
+    20
+}
+
 fn default_top_k() -> usize {
     5
 }
@@ -43,6 +80,8 @@ pub struct CatalogConfig {
     pub description: String,
     /// The classifier, if the catalog classifies.
     pub classifier: Option<ClassifierConfig>,
+    /// The object detector, if the catalog detects.
+    pub detector: Option<DetectorConfig>,
     /// Tag → model labels that produce it (exact label-file names). Labels not listed
     /// produce no tag.
     #[serde(default)]
@@ -63,6 +102,12 @@ impl CatalogConfig {
                     "catalog name {:?} must be non-empty without '/' or '='",
                     c.name
                 ),
+            });
+        }
+        if c.classifier.is_none() && c.detector.is_none() {
+            return Err(CoreError::Invalid {
+                origin: origin.to_string(),
+                message: "a catalog needs a [classifier] or a [detector]".into(),
             });
         }
         if let Some(cl) = &c.classifier {
@@ -87,9 +132,11 @@ impl CatalogConfig {
         m
     }
 
-    /// Every model name the catalog uses.
+    /// Every model name the catalog uses (classifier first).
     pub fn model_names(&self) -> Vec<&str> {
-        self.classifier.iter().map(|c| c.model.as_str()).collect()
+        let c = self.classifier.iter().map(|c| c.model.as_str());
+        c.chain(self.detector.iter().map(|d| d.model.as_str()))
+            .collect()
     }
 }
 
@@ -184,9 +231,23 @@ mod tests {
     }
 
     #[test]
+    fn detector_defaults_and_model_names() {
+        let c = CatalogConfig::from_toml("name = \"s\"\n[detector]\nmodel = \"d\"\n", "t").unwrap();
+        let d = c.detector.as_ref().unwrap();
+        assert_eq!((d.min_score, d.nms_iou, d.max_detections), (0.3, 0.5, 20));
+        assert_eq!(c.model_names(), vec!["d"]);
+        assert!(
+            CatalogConfig::from_toml("name = \"s\"\n", "t").is_err(),
+            "a catalog without models"
+        );
+    }
+
+    #[test]
     fn rejects_unknown_fields_and_bad_names() {
         assert!(CatalogConfig::from_toml("name = \"r\"\nbogus = 1\n", "t").is_err());
-        assert!(CatalogConfig::from_toml("name = \"a/b\"\n", "t").is_err());
+        assert!(
+            CatalogConfig::from_toml("name = \"a/b\"\n[classifier]\nmodel=\"m\"\n", "t").is_err()
+        );
         assert!(CatalogConfig::from_toml(
             "name = \"r\"\n[classifier]\nmodel=\"m\"\ntop_k = 0\n",
             "t"

@@ -14,7 +14,7 @@ pub mod settings;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{CatalogConfig, Catalogs, ClassifierConfig};
+pub use catalog::{CatalogConfig, Catalogs, ClassifierConfig, DetectorConfig};
 pub use routing::{route_key, Route, UNROUTED_CATALOG};
 pub use settings::Settings;
 

@@ -7,25 +7,100 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use sightline_core::{
-    route_key, Catalogs, Disposition, ErrorKind, ObjectRef, ResultRow, Route, Settings, WorkItem,
-    UNROUTED_CATALOG,
+    route_key, Catalogs, DetectorConfig, Disposition, ErrorKind, ObjectRef, ResultRow, Route,
+    Settings, WorkItem, UNROUTED_CATALOG,
 };
 use sightline_queue::{parse_body, Message};
 use sightline_storage::Store;
 use sightline_tables::result_files;
+use sightline_vision::detect::decode_rows;
 use sightline_vision::engine::EngineConfig;
 use sightline_vision::manifest::LoadedModel;
+use sightline_vision::manifest::Task;
+use sightline_vision::preprocess::LetterboxGeometry;
 use sightline_vision::{
-    decode_image, runtime, Classifier, DecodeLimits, Engine, ModelRegistry, VisionError,
+    decode_image, runtime, Classifier, DecodeLimits, DetectionFilter, Engine, ModelOutput,
+    ModelRegistry, Preprocess, VisionError,
 };
 use tokio::sync::Semaphore;
 
 use crate::rows::{build_row, RowContent, RowContext};
 use crate::PipelineError;
 
-/// A catalog ready to run: its classifier and the engine's index of its model.
+/// A catalog ready to run: its models (engine indices), post-processing and row labels.
 struct CatalogRuntime {
-    classifier: Option<(usize, Classifier, Arc<LoadedModel>)>,
+    /// Classifier: engine index and post-processing.
+    classifier: Option<(usize, Classifier)>,
+    /// Detector: engine index, filter, detector label → tags.
+    detector: Option<(usize, DetectionFilter, HashMap<String, Vec<String>>)>,
+    /// The models' names joined with `+` (the `model` column) and their versions.
+    model: String,
+    model_version: String,
+}
+
+/// Loads `name` into `models` once; returns its engine index.
+fn model_index(
+    models: &mut Vec<Arc<LoadedModel>>,
+    registry: &ModelRegistry,
+    name: &str,
+    task: Task,
+) -> Result<usize, VisionError> {
+    let idx = match models.iter().position(|m| m.manifest.name == name) {
+        Some(i) => i,
+        None => {
+            models.push(registry.load(name)?);
+            models.len() - 1
+        }
+    };
+    if models[idx].manifest.task != task {
+        return Err(VisionError::Model {
+            model: name.to_string(),
+            message: format!("is not a {task:?} model"),
+        });
+    }
+    Ok(idx)
+}
+
+/// The detector's filter and tags, every label checked against the label file.
+fn detector_runtime(
+    cfg: &DetectorConfig,
+    labels: &[String],
+) -> Result<(DetectionFilter, HashMap<String, Vec<String>>), VisionError> {
+    let mut named: Vec<&String> = cfg.class_min_score.keys().collect();
+    named.extend(cfg.classes.iter().flatten());
+    named.extend(cfg.taxonomy.values().flatten());
+    let unknown: Vec<&str> = named
+        .iter()
+        .filter(|l| !labels.contains(l))
+        .map(|l| l.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(VisionError::Model {
+            model: cfg.model.clone(),
+            message: format!(
+                "detector settings name labels that are not in the label file: {}",
+                unknown.join(", ")
+            ),
+        });
+    }
+    let filter = DetectionFilter {
+        min_score: cfg.min_score,
+        class_min_score: cfg
+            .class_min_score
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        classes: cfg.classes.clone(),
+        nms_iou: cfg.nms_iou,
+        max_detections: cfg.max_detections,
+    };
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    for (tag, ls) in &cfg.taxonomy {
+        for l in ls {
+            tags.entry(l.clone()).or_default().push(tag.clone());
+        }
+    }
+    Ok((filter, tags))
 }
 
 /// What happened to one work item.
@@ -58,8 +133,10 @@ pub struct BatchReport {
 struct Prepared {
     index: usize,
     ctx: RowContext,
-    model: usize,
-    tensor: Vec<f32>,
+    /// Where the image sits in the detector's letterboxed input.
+    geometry: Option<LetterboxGeometry>,
+    /// (engine model index, input tensor) per model of the catalog.
+    tensors: Vec<(usize, Vec<f32>)>,
 }
 
 enum Stage {
@@ -106,36 +183,50 @@ impl Pipeline {
         let mut models: Vec<Arc<LoadedModel>> = Vec::new();
         let mut runtimes = HashMap::new();
         for c in catalogs.iter() {
+            let in_catalog = |e: VisionError| VisionError::Model {
+                model: format!("catalog {}", c.name),
+                message: e.to_string(),
+            };
             let classifier = match &c.classifier {
                 Some(cfg) => {
-                    let idx = match models.iter().position(|m| m.manifest.name == cfg.model) {
-                        Some(i) => i,
-                        None => {
-                            models.push(registry.load(&cfg.model)?);
-                            models.len() - 1
-                        }
-                    };
-                    let model = Arc::clone(&models[idx]);
-                    if model.manifest.task != sightline_vision::manifest::Task::Classification {
-                        return Err(VisionError::Model {
-                            model: format!("catalog {}", c.name),
-                            message: format!(
-                                "classifier.model {:?} is not a classifier",
-                                cfg.model
-                            ),
-                        }
-                        .into());
-                    }
-                    let cl = Classifier::new(cfg.clone(), model.labels.clone(), &c.tags_by_label())
-                        .map_err(|e| VisionError::Model {
-                            model: format!("catalog {}", c.name),
-                            message: e.to_string(),
-                        })?;
-                    Some((idx, cl, model))
+                    let idx = model_index(&mut models, registry, &cfg.model, Task::Classification)
+                        .map_err(in_catalog)?;
+                    let cl = Classifier::new(
+                        cfg.clone(),
+                        models[idx].labels.clone(),
+                        &c.tags_by_label(),
+                    )
+                    .map_err(in_catalog)?;
+                    Some((idx, cl))
                 }
                 None => None,
             };
-            runtimes.insert(c.name.clone(), CatalogRuntime { classifier });
+            let detector = match &c.detector {
+                Some(cfg) => {
+                    let idx = model_index(&mut models, registry, &cfg.model, Task::Detection)
+                        .map_err(in_catalog)?;
+                    let (filter, tags) =
+                        detector_runtime(cfg, &models[idx].labels).map_err(in_catalog)?;
+                    Some((idx, filter, tags))
+                }
+                None => None,
+            };
+            let used: Vec<&LoadedModel> = classifier
+                .iter()
+                .map(|c| c.0)
+                .chain(detector.iter().map(|d| d.0))
+                .map(|i| &*models[i])
+                .collect();
+            let join = |f: fn(&LoadedModel) -> &str| {
+                used.iter().map(|m| f(m)).collect::<Vec<_>>().join("+")
+            };
+            let rt = CatalogRuntime {
+                model: join(|m| &m.manifest.name),
+                model_version: join(|m| &m.manifest.version),
+                classifier,
+                detector,
+            };
+            runtimes.insert(c.name.clone(), rt);
         }
         let env = runtime::environment(settings.ort_dylib.as_deref())?;
         let engine = Engine::start(
@@ -306,17 +397,10 @@ impl Pipeline {
     }
 
     fn model_ctx(&self, catalog: &str) -> RowContext {
-        let model = self
-            .catalogs
-            .get(catalog)
-            .and_then(|c| c.classifier.as_ref());
+        let c = self.catalogs.get(catalog);
         RowContext {
-            model: model
-                .map(|(_, _, m)| m.manifest.name.clone())
-                .unwrap_or_default(),
-            model_version: model
-                .map(|(_, _, m)| m.manifest.version.clone())
-                .unwrap_or_default(),
+            model: c.map(|c| c.model.clone()).unwrap_or_default(),
+            model_version: c.map(|c| c.model_version.clone()).unwrap_or_default(),
             ..RowContext::default()
         }
     }
@@ -372,16 +456,13 @@ impl Pipeline {
         ctx.etag = item.object.etag.clone().or(object.etag.clone());
         ctx.size = Some(object.size);
         ctx.created = item.object.event_time.or(object.last_modified);
-        let Some((model, _, loaded)) = &catalog.classifier else {
-            return self.fail(
-                index,
-                item,
-                ctx,
-                Disposition::Permanent(ErrorKind::UnsupportedFormat),
-                "catalog runs no model".into(),
-            );
-        };
-        let pp = loaded.preprocess();
+        let inputs: Vec<(usize, Preprocess)> = catalog
+            .classifier
+            .iter()
+            .map(|c| c.0)
+            .chain(catalog.detector.iter().map(|d| d.0))
+            .map(|m| (m, self.engine.models()[m].preprocess()))
+            .collect();
         let limits = DecodeLimits {
             max_pixels: self.settings.max_image_pixels,
         };
@@ -390,22 +471,30 @@ impl Pipeline {
         };
         let bytes: Bytes = object.bytes;
         let t = Instant::now();
+        // One decode, then each model's own preprocessing.
         let decoded = tokio::task::spawn_blocking(move || {
             let img = decode_image(&bytes, limits)?;
-            let mut tensor = vec![0f32; pp.tensor_len()];
-            pp.run(&img, &mut tensor);
-            Ok::<_, VisionError>(((img.width, img.height), tensor))
+            let mut geometry = None;
+            let tensors = inputs
+                .into_iter()
+                .map(|(m, pp)| {
+                    let mut tensor = vec![0f32; pp.tensor_len()];
+                    geometry = pp.run(&img, &mut tensor).or(geometry);
+                    (m, tensor)
+                })
+                .collect();
+            Ok::<_, VisionError>(((img.width, img.height), geometry, tensors))
         })
         .await;
         ctx.timings.decode_ms = ms(t);
         match decoded {
-            Ok(Ok((size_px, tensor))) => {
+            Ok(Ok((size_px, geometry, tensors))) => {
                 ctx.size_px = Some(size_px);
                 Stage::Ready(Prepared {
                     index,
                     ctx,
-                    model: *model,
-                    tensor,
+                    geometry,
+                    tensors,
                 })
             }
             Ok(Err(e)) => self.fail(index, item, ctx, e.disposition(), e.to_string()),
@@ -423,61 +512,95 @@ impl Pipeline {
         }
     }
 
+    /// Runs every model on the images of `chunk` (one batched run per model) and builds
+    /// their rows once all of an image's models have answered.
     async fn infer(&self, chunk: Vec<Prepared>, items: &[WorkItem]) -> Vec<(usize, ItemOutcome)> {
-        let mut done = Vec::with_capacity(chunk.len());
-        let mut by_model: HashMap<usize, Vec<Prepared>> = HashMap::new();
-        for p in chunk {
-            by_model.entry(p.model).or_default().push(p);
-        }
-        for (model, group) in by_model {
-            let n = group.len();
-            let mut input = Vec::with_capacity(n * group[0].tensor.len());
-            for p in &group {
-                input.extend_from_slice(&p.tensor);
+        let mut outputs: Vec<HashMap<usize, ModelOutput>> = vec![HashMap::new(); chunk.len()];
+        let mut failed: Vec<Option<VisionError>> = (0..chunk.len()).map(|_| None).collect();
+        let mut infer_ms = vec![0f32; chunk.len()];
+        let mut by_model: HashMap<usize, Vec<(usize, &[f32])>> = HashMap::new();
+        for (j, p) in chunk.iter().enumerate() {
+            for (m, t) in &p.tensors {
+                by_model.entry(*m).or_default().push((j, t));
             }
+        }
+        for (model, members) in by_model {
+            let n = members.len();
+            let input: Vec<f32> = members
+                .iter()
+                .flat_map(|(_, t)| t.iter().copied())
+                .collect();
             match self.engine.run(model, input, n).await {
                 Ok(out) => {
-                    let per_image = out.run_ms / n as f32;
-                    for (j, mut p) in group.into_iter().enumerate() {
-                        let item = &items[p.index];
-                        let Some((_, classifier, _)) = self
-                            .catalogs
-                            .get(&item.catalog)
-                            .and_then(|c| c.classifier.as_ref())
-                        else {
-                            continue;
-                        };
-                        let logits = &out.logits[j * out.classes..(j + 1) * out.classes];
-                        let embedding = out.embedding.as_ref().map(|e| {
-                            e[j * out.embedding_dim..(j + 1) * out.embedding_dim].to_vec()
-                        });
-                        p.ctx.execution_provider = self.engine.execution_provider().to_string();
-                        p.ctx.timings.infer_ms = per_image;
-                        let content = RowContent::Classified {
-                            classification: classifier.classify(logits),
-                            embedding,
-                        };
-                        done.push((
-                            p.index,
-                            ItemOutcome::Row(Box::new(build_row(item, p.ctx, content))),
-                        ));
+                    for (k, (j, _)) in members.iter().enumerate() {
+                        infer_ms[*j] += out.run_ms / n as f32;
+                        outputs[*j].insert(model, out.slice(k));
                     }
                 }
                 Err(e) => {
-                    for p in group {
-                        let stage = self.fail(
-                            p.index,
-                            &items[p.index],
-                            p.ctx,
-                            e.disposition(),
-                            e.to_string(),
-                        );
-                        if let Stage::Done(i, o) = stage {
-                            done.push((i, o));
-                        }
+                    for (j, _) in members {
+                        failed[j] = Some(VisionError::Inference {
+                            model: self.engine.models()[model].manifest.name.clone(),
+                            message: e.to_string(),
+                        });
                     }
                 }
             }
+        }
+        let mut done = Vec::with_capacity(chunk.len());
+        for (j, mut p) in chunk.into_iter().enumerate() {
+            let item = &items[p.index];
+            if let Some(e) = failed[j].take() {
+                if let Stage::Done(i, o) =
+                    self.fail(p.index, item, p.ctx, e.disposition(), e.to_string())
+                {
+                    done.push((i, o));
+                }
+                continue;
+            }
+            let Some(catalog) = self.catalogs.get(&item.catalog) else {
+                continue;
+            };
+            p.ctx.execution_provider = self.engine.execution_provider().to_string();
+            p.ctx.timings.infer_ms = infer_ms[j];
+            let (mut labels, mut tags, mut detections, mut embedding) =
+                (Vec::new(), Vec::new(), Vec::new(), None);
+            if let Some((m, classifier)) = &catalog.classifier {
+                let out = &outputs[j][m];
+                let c = classifier.classify(&out.logits);
+                (labels, tags) = (c.labels, c.tags);
+                embedding = out.embedding.clone();
+            }
+            if let (Some((m, filter, det_tags)), Some(geometry), Some(size)) =
+                (&catalog.detector, p.geometry, p.ctx.size_px)
+            {
+                let model = &self.engine.models()[*m];
+                detections = filter.apply(decode_rows(
+                    &outputs[j][m].detections,
+                    geometry,
+                    size,
+                    &model.labels,
+                ));
+                tags.extend(
+                    detections
+                        .iter()
+                        .flat_map(|d| det_tags.get(&d.label))
+                        .flatten()
+                        .cloned(),
+                );
+            }
+            tags.sort();
+            tags.dedup();
+            let content = RowContent::Analyzed {
+                labels,
+                tags,
+                detections,
+                embedding,
+            };
+            done.push((
+                p.index,
+                ItemOutcome::Row(Box::new(build_row(item, p.ctx, content))),
+            ));
         }
         done
     }

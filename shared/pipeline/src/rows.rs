@@ -1,8 +1,7 @@
 //! The one place a results row is built.
 
 use chrono::{DateTime, Utc};
-use sightline_core::{ErrorKind, ResultRow, StageTimings, WorkItem};
-use sightline_vision::Classification;
+use sightline_core::{Detection, ErrorKind, Label, ResultRow, StageTimings, WorkItem};
 
 /// What is known about the object and the model when its row is built.
 #[derive(Debug, Clone, Default)]
@@ -28,10 +27,14 @@ pub struct RowContext {
 /// What the row reports.
 #[derive(Debug, Clone)]
 pub enum RowContent {
-    /// Classification succeeded.
-    Classified {
-        /// Labels and tags.
-        classification: Classification,
+    /// Every model of the catalog ran.
+    Analyzed {
+        /// Classifier top-k labels (empty without a classifier).
+        labels: Vec<Label>,
+        /// Catalog tags from labels and detections, sorted, no duplicates.
+        tags: Vec<String>,
+        /// Detections kept by the catalog's filters (empty without a detector).
+        detections: Vec<Detection>,
         /// The classifier's embedding.
         embedding: Option<Vec<f32>>,
     },
@@ -48,20 +51,21 @@ pub enum RowContent {
 pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> ResultRow {
     let now = Utc::now();
     let created = ctx.created.or(item.object.event_time).unwrap_or(now);
-    let (labels, tags, embedding, error_kind, error) = match content {
-        RowContent::Classified {
-            classification,
+    let (labels, tags, detections, embedding, error_kind, error) = match content {
+        RowContent::Analyzed {
+            labels,
+            tags,
+            detections,
             embedding,
-        } => (
-            classification.labels,
-            classification.tags,
-            embedding,
+        } => (labels, tags, detections, embedding, None, None),
+        RowContent::Failed { kind, message } => (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
             None,
-            None,
+            Some(kind),
+            Some(message),
         ),
-        RowContent::Failed { kind, message } => {
-            (Vec::new(), Vec::new(), None, Some(kind), Some(message))
-        }
     };
     ResultRow {
         catalog: item.catalog.clone(),
@@ -81,7 +85,7 @@ pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> Resul
         height: ctx.size_px.map(|(_, h)| h as i32),
         labels,
         tags,
-        detections: Vec::new(),
+        detections,
         embedding,
         error_kind,
         error,

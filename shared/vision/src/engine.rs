@@ -39,6 +39,27 @@ pub struct ModelOutput {
     pub run_ms: f32,
 }
 
+impl ModelOutput {
+    /// The outputs of image `k` of the batch alone.
+    pub fn slice(&self, k: usize) -> ModelOutput {
+        let part = |v: &[f32], width: usize| {
+            v.get(k * width..(k + 1) * width)
+                .map(<[f32]>::to_vec)
+                .unwrap_or_default()
+        };
+        ModelOutput {
+            n: 1,
+            logits: part(&self.logits, self.classes),
+            classes: self.classes,
+            embedding: self.embedding.as_ref().map(|e| part(e, self.embedding_dim)),
+            embedding_dim: self.embedding_dim,
+            detections: part(&self.detections, self.detection_rows * 6),
+            detection_rows: self.detection_rows,
+            run_ms: self.run_ms / self.n.max(1) as f32,
+        }
+    }
+}
+
 struct Job {
     model: usize,
     input: Vec<f32>,
