@@ -82,6 +82,13 @@ fn partial_batch_failures_and_idempotent_retries() {
                 .unwrap()
                 .to_string()
         ),
+        record(
+            "m-security",
+            s3_event_body(&[ObjectRef::new(
+                bucket.clone(),
+                "incoming/security/frame.jpg"
+            )])
+        ),
     ]);
     // The same event twice: a retry of the whole batch must not duplicate rows.
     let run = run_lambda(
@@ -100,9 +107,21 @@ fn partial_batch_failures_and_idempotent_retries() {
     }
     let (files, rows) =
         rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0].top1(), Some(967), "espresso");
+    assert_eq!(files.len(), 2, "one file per catalog: {files:?}");
+    assert_eq!(rows.len(), 2);
+    let coffee = rows
+        .iter()
+        .find(|r| r.key == "incoming/retail/coffee.jpg")
+        .unwrap();
+    assert_eq!(coffee.top1(), Some(967), "espresso");
+    let frame = rows
+        .iter()
+        .find(|r| r.key == "incoming/security/frame.jpg")
+        .unwrap();
+    assert!(
+        frame.detections >= 1 && frame.tags.contains(&"person".to_string()),
+        "{frame:?}"
+    );
     assert!(
         run.stdout.contains("\"level\":\"INFO\""),
         "JSON logs expected:\n{}",
