@@ -41,16 +41,21 @@ fn partial_batch_failures_and_idempotent_retries() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let bucket = rt.block_on(async {
         let bucket = moto.new_bucket("sl-lambda").await;
-        let body = ByteStream::from(std::fs::read(fixture("images/coffee.jpg")).unwrap());
-        moto.s3()
-            .await
-            .put_object()
-            .bucket(&bucket)
-            .key("incoming/retail/coffee.jpg")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let s3 = moto.s3().await;
+        let uploads = [
+            ("incoming/retail/coffee.jpg", "images/coffee.jpg"),
+            ("incoming/security/frame.jpg", "images/camera.jpg"),
+        ];
+        for (key, file) in uploads {
+            let body = ByteStream::from(std::fs::read(fixture(file)).unwrap());
+            s3.put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
         bucket
     });
     // Start from the real AWS sample and swap in this test's bodies.
