@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use sightline_core::{CatalogConfig, Catalogs, ClassifierConfig, Settings};
+use sightline_core::{CatalogConfig, Catalogs, ClassifierConfig, DetectorConfig, Settings};
 use sightline_pipeline::{embedded, Pipeline};
+use sightline_quality::{evaluate_detections, LabeledBox};
+use sightline_vision::DetectionFilter;
 use sightline_vision::ModelRegistry;
 
 /// Arguments of `sightline eval`.
@@ -29,6 +31,142 @@ pub struct EvalArgs {
     /// Where the results tree is written (default: a temporary folder).
     #[arg(long)]
     output: Option<PathBuf>,
+}
+
+/// Arguments of `sightline eval-detect`.
+#[derive(Args)]
+pub struct EvalDetectArgs {
+    /// Detector to evaluate (a manifest under models/).
+    #[arg(long, default_value = "centernet_mbv3_coco")]
+    model: String,
+    /// Folder of images.
+    #[arg(long)]
+    images: PathBuf,
+    /// Folder of YOLO labels (`<image stem>.txt`: `class cx cy w h`, relative).
+    #[arg(long)]
+    labels: PathBuf,
+}
+
+/// Detector AP (COCO-style) through the embedded pipeline: every output row, no threshold
+/// (the reference protocol), then again with the default catalog filters.
+pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
+    let raw = DetectorConfig {
+        model: a.model.clone(),
+        min_score: 0.0,
+        class_min_score: Default::default(),
+        classes: None,
+        nms_iou: 1.0,
+        max_detections: usize::MAX,
+        taxonomy: Default::default(),
+    };
+    let catalog = CatalogConfig {
+        name: "eval".into(),
+        description: "detector evaluation".into(),
+        classifier: None,
+        detector: Some(raw),
+        taxonomy: Default::default(),
+    };
+    let tmp = tempfile::tempdir()?;
+    let registry = ModelRegistry::new(settings.locate_models_dir()?);
+    let (source, sink) = embedded::stores(&a.images, "eval", &settings, tmp.path());
+    let pipeline = Pipeline::with_catalogs(
+        settings,
+        &registry,
+        Catalogs::from_configs([catalog]),
+        source.clone(),
+        sink,
+    )?;
+    let (rows, _) = crate::run_pipeline((Arc::new(pipeline), source), 16, true).await?;
+    let mut gt = Vec::new();
+    let mut dets = Vec::new();
+    let mut raw_dets: Vec<(u64, Vec<sightline_core::Detection>)> = Vec::new();
+    for (image, r) in rows.iter().enumerate() {
+        let (Some(w), Some(h)) = (r.width, r.height) else {
+            eprintln!(
+                "skipping {}: {}",
+                r.key,
+                r.error.as_deref().unwrap_or("not decoded")
+            );
+            continue;
+        };
+        let stem = Path::new(&r.key)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let text =
+            std::fs::read_to_string(a.labels.join(format!("{stem}.txt"))).unwrap_or_default();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: Vec<f64> = line
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()?;
+            let (w, h) = (w as f64, h as f64);
+            let (cx, cy, bw, bh) = (v[1] * w, v[2] * h, v[3] * w, v[4] * h);
+            gt.push(LabeledBox {
+                image: image as u64,
+                class_id: v[0] as i32,
+                bbox: [cx - bw / 2.0, cy - bh / 2.0, cx + bw / 2.0, cy + bh / 2.0],
+                score: 1.0,
+            });
+        }
+        raw_dets.push((image as u64, r.detections.clone()));
+    }
+    let to_boxes = |image: u64, ds: &[sightline_core::Detection]| -> Vec<LabeledBox> {
+        ds.iter()
+            .map(|d| LabeledBox {
+                image,
+                class_id: d.class_id,
+                bbox: [
+                    d.x_min as f64,
+                    d.y_min as f64,
+                    d.x_max as f64,
+                    d.y_max as f64,
+                ],
+                score: d.score as f64,
+            })
+            .collect()
+    };
+    for (image, ds) in &raw_dets {
+        dets.extend(to_boxes(*image, ds));
+    }
+    let all = evaluate_detections(&gt, &dets);
+    let defaults = CatalogConfig::from_toml(
+        &format!("name = \"d\"\n[detector]\nmodel = \"{}\"\n", a.model),
+        "defaults",
+    )?
+    .detector
+    .expect("detector");
+    let filter = DetectionFilter {
+        min_score: defaults.min_score,
+        class_min_score: Default::default(),
+        classes: None,
+        nms_iou: defaults.nms_iou,
+        max_detections: defaults.max_detections,
+    };
+    let filtered: Vec<LabeledBox> = raw_dets
+        .iter()
+        .flat_map(|(i, ds)| to_boxes(*i, &filter.apply(ds.clone())))
+        .collect();
+    let thr = evaluate_detections(&gt, &filtered);
+    println!("model               {}", a.model);
+    println!(
+        "images              {} ({} ground-truth boxes)",
+        raw_dets.len(),
+        gt.len()
+    );
+    println!("                    mAP@0.5:0.95   mAP@0.5   mAP@0.75   detections");
+    println!(
+        "all rows, no filter {:>13.3} {:>9.3} {:>10.3} {:>12}",
+        all.map,
+        all.map50,
+        all.map75,
+        dets.len()
+    );
+    println!(
+        "catalog defaults    {:>13.3} {:>9.3} {:>10.3} {:>12}   (score >= {}, class-aware NMS IoU {}, <= {} per image)",
+        thr.map, thr.map50, thr.map75, filtered.len(), filter.min_score, filter.nms_iou, filter.max_detections
+    );
+    Ok(())
 }
 
 /// Reads a CSV with a header into maps keyed by its first column.

@@ -90,6 +90,8 @@ enum Command {
     },
     /// Top-1 accuracy against labels and agreement with reference predictions.
     Eval(eval::EvalArgs),
+    /// Detector mAP (COCO-style, pycocotools-compatible) against YOLO labels.
+    EvalDetect(eval::EvalDetectArgs),
     /// Inference alone on preprocessed tensors, all inference threads busy: the ceiling
     /// for end-to-end throughput.
     BenchInfer {
@@ -195,6 +197,7 @@ async fn async_main(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Eval(args) => eval::run(settings, args).await,
+        Command::EvalDetect(args) => eval::detect(settings, args).await,
         Command::BenchInfer {
             model,
             images,
