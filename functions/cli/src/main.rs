@@ -52,7 +52,7 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         batch: usize,
     },
-    /// Run the retail catalog on the project's sample images and show the results.
+    /// Run the retail and security catalogs on the project's sample images and show the results.
     Demo {
         /// Folder of images; default: the project's sample images.
         #[arg(long)]
@@ -321,28 +321,45 @@ async fn demo(settings: Settings, source: Option<PathBuf>, output: &Path) -> Res
             models.join("../tests/fixtures/images")
         }
     };
-    let (rows, _) = run_embedded(settings, &source, "retail", output, 64, false).await?;
-    println!("{:<28} {:<26} {:>6}  tags", "image", "top-1", "score");
-    for r in &rows {
-        let name = r.key.rsplit('/').next().unwrap_or(&r.key);
-        match (&r.error_kind, r.labels.first()) {
-            (None, Some(l)) => println!(
-                "{:<28} {:<26} {:>6.3}  {}",
-                name,
-                l.label,
-                l.score,
-                r.tags.join(", ")
-            ),
-            (Some(k), _) => println!(
-                "{:<28} error: {k}: {}",
-                name,
-                r.error.as_deref().unwrap_or("")
-            ),
-            (None, None) => println!("{name:<28} (no labels)"),
+    for catalog in ["retail", "security"] {
+        let (rows, _) = run_embedded(settings.clone(), &source, catalog, output, 64, false).await?;
+        println!("catalog {catalog}:");
+        println!(
+            "  {:<16} {:<20} {:>6}  {:<12} detections",
+            "image", "top-1", "score", "tags"
+        );
+        for r in &rows {
+            let name = r.key.rsplit('/').next().unwrap_or(&r.key);
+            let dets: Vec<String> = r
+                .detections
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {:.2} [{:.0},{:.0},{:.0},{:.0}]",
+                        d.label, d.score, d.x_min, d.y_min, d.x_max, d.y_max
+                    )
+                })
+                .collect();
+            match (&r.error_kind, r.labels.first()) {
+                (None, Some(l)) => println!(
+                    "  {:<16} {:<20} {:>6.3}  {:<12} {}",
+                    name,
+                    l.label,
+                    l.score,
+                    r.tags.join(","),
+                    dets.join("; ")
+                ),
+                (Some(k), _) => println!(
+                    "  {name:<16} error: {k}: {}",
+                    r.error.as_deref().unwrap_or("")
+                ),
+                (None, None) => println!("  {name:<16} (no labels) {}", dets.join("; ")),
+            }
         }
+        println!();
     }
     let results = output.join("results");
-    println!("\nParquet written under {}", results.display());
-    println!("Try:\n  duckdb -c \"SELECT key, labels[1].label AS top1, labels[1].score AS score, tags FROM read_parquet('{}/**/*.parquet', hive_partitioning=true) ORDER BY key\"", results.display());
+    println!("Parquet written under {}", results.display());
+    println!("Try:\n  duckdb -c \"SELECT catalog, key, labels[1].label AS top1, labels[1].score AS score, tags, len(detections) AS boxes FROM read_parquet('{}/**/*.parquet', hive_partitioning=true) ORDER BY key\"", results.display());
     Ok(())
 }
