@@ -74,6 +74,8 @@ def main():
     ap.add_argument("--copies", type=int, default=4, help="copies of the 128 COCO images")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--model", default="efficientnet_lite0")
+    ap.add_argument("--with-detector", action="store_true",
+                    help="also run the security catalog (classifier + CenterNet) against the peer running both models")
     args = ap.parse_args()
     shared = Path(args.shared)
     images = shared / "data/coco-dev/images"
@@ -112,9 +114,13 @@ def main():
             (local / f"c{c}").mkdir(parents=True)
             for f in files:
                 s3.put_object(Bucket="bench", Key=f"incoming/retail/c{c}/{f.name}", Body=f.read_bytes())
+                if args.with_detector:
+                    s3.put_object(Bucket="bench", Key=f"incoming/security/c{c}/{f.name}", Body=f.read_bytes())
                 os.symlink(f, local / f"c{c}" / f.name)
         n = len(files) * args.copies
         results = {"embedded": [], "peer_local": [], "worker": [], "peer": []}
+        if args.with_detector:
+            results.update({"det_embedded": [], "det_worker": [], "det_peer": []})
         for r in range(args.rounds):
             out = tmp / f"embedded{r}"
             line = run([bin_, "run", "--source", local, "--catalog", "retail", "--output", out], env)
@@ -136,6 +142,27 @@ def main():
                                "--model", onnx, "--labels", ROOT / "models/imagenet_labels.txt", "--norm", norm,
                                "--out-key", f"peer/{r}.parquet"], env))
             results["peer"].append((p["images"], p["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
+
+            if args.with_detector:
+                line = run([bin_, "run", "--source", local, "--catalog", "security", "--output", tmp / f"det{r}"], env)
+                m = re.search(r"(\d+) rows .* in ([\d.]+) s", line)
+                results["det_embedded"].append((int(m.group(1)), float(m.group(2)), CPU["client"], 0.0))
+                q = sqs.create_queue(QueueName=f"bench-det-{r}")["QueueUrl"]
+                run([bin_, "backfill", "--bucket", "bench", "--prefix", "incoming/security/", "--queue-url", q], env)
+                m0 = proc_cpu(moto.pid)
+                w = last_json(run([bin_, "worker", "--queue-url", q, "--exit-when-idle", "2"], env))
+                results["det_worker"].append((w["images"], w["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
+                # The peer runs its classifier, then its detector half; times and CPU add up.
+                m0 = proc_cpu(moto.pid)
+                pc = last_json(run([py, peer, "--endpoint", endpoint, "--bucket", "bench", "--prefix", "incoming/security/",
+                                    "--model", onnx, "--labels", ROOT / "models/imagenet_labels.txt", "--norm", norm,
+                                    "--out-key", f"peer/det-cls-{r}.parquet"], env))
+                cpu_c = CPU["client"]
+                pd = last_json(run([py, ROOT / "scripts/bench_peer_detector.py", "--endpoint", endpoint, "--bucket", "bench",
+                                    "--prefix", "incoming/security/", "--model", ROOT / "models/centernet_mbv3_coco.onnx",
+                                    "--out-key", f"peer/det-{r}.parquet"], env))
+                results["det_peer"].append((pc["images"], pc["seconds"] + pd["seconds"], cpu_c + CPU["client"],
+                                            proc_cpu(moto.pid) - m0))
         ceiling = last_json(run([bin_, "bench-infer", "--model", args.model, "--images", str(n), "--batch", "16"], env))
         peer_ceiling = last_json(run([py, peer, "--ceiling", "--model", onnx, "--n", str(n), "--batch", "32"], env))
     finally:
@@ -159,8 +186,11 @@ def main():
     names = {"embedded": "(a) embedded: `sightline run`, local folder",
              "peer_local": "(a') Python peer, same local folder (`--local-dir`)",
              "worker": "(b) worker: S3 + SQS via moto, `sightline worker`",
-             "peer": "(c) Python peer, same bucket/endpoint/model"}
-    for k in ("embedded", "peer_local", "worker", "peer"):
+             "peer": "(c) Python peer, same bucket/endpoint/model",
+             "det_embedded": "(e) embedded, classifier + detector (`security` catalog)",
+             "det_worker": "(f) worker via moto, classifier + detector",
+             "det_peer": "(g) Python peer via moto, classifier run + detector run (times added)"}
+    for k in [k for k in ("embedded", "peer_local", "worker", "peer", "det_embedded", "det_worker", "det_peer") if k in table]:
         med, best, imgs, client, server = table[k]
         print(f"| {names[k]} | {imgs} | {med:.1f} | {best:.1f} | {client:.1f} | {server:.1f} |")
     print(f"| (d) inference alone, Sightline engine ({ceiling['threads']} threads x {ceiling['intra_threads']}, batch 16) "
@@ -170,6 +200,8 @@ def main():
     b, c, d = table["worker"][0], table["peer"][0], ceiling["images_per_s"]
     print(f"\n(b)/(c) = {b / c:.2f}x the Python peer; (b)/(d) = {100 * b / d:.0f} % of the inference ceiling "
           f"(medians)")
+    if "det_peer" in table:
+        print(f"(f)/(g) = {table['det_worker'][0] / table['det_peer'][0]:.2f}x the Python peer with both models")
     print(f"(a)/(a') = {table['embedded'][0] / table['peer_local'][0]:.2f}x the Python peer on a local folder; "
           f"(a)/(d) = {100 * table['embedded'][0] / d:.0f} % of the inference ceiling")
 
