@@ -67,16 +67,7 @@ pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
         taxonomy: Default::default(),
     };
     let tmp = tempfile::tempdir()?;
-    let registry = ModelRegistry::new(settings.locate_models_dir()?);
-    let (source, sink) = embedded::stores(&a.images, "eval", &settings, tmp.path());
-    let pipeline = Pipeline::with_catalogs(
-        settings,
-        &registry,
-        Catalogs::from_configs([catalog]),
-        source.clone(),
-        sink,
-    )?;
-    let (rows, _) = crate::run_pipeline((Arc::new(pipeline), source), 16, true).await?;
+    let rows = run_catalog(settings, catalog, &a.images, tmp.path(), 16).await?;
     let mut gt = Vec::new();
     let mut dets = Vec::new();
     let mut raw_dets: Vec<(u64, Vec<sightline_core::Detection>)> = Vec::new();
@@ -169,6 +160,22 @@ pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
     Ok(())
 }
 
+/// Runs the folder `images` through the embedded pipeline with one ad-hoc catalog.
+async fn run_catalog(
+    settings: Settings,
+    catalog: CatalogConfig,
+    images: &Path,
+    output: &Path,
+    batch: usize,
+) -> Result<Vec<sightline_core::ResultRow>> {
+    let registry = ModelRegistry::new(settings.locate_models_dir()?);
+    let (source, sink) = embedded::stores(images, &catalog.name, &settings, output);
+    let catalogs = Catalogs::from_configs([catalog]);
+    let pipeline = Pipeline::with_catalogs(settings, &registry, catalogs, source.clone(), sink)?;
+    let (rows, _) = crate::run_pipeline((Arc::new(pipeline), source), batch, true).await?;
+    Ok(rows)
+}
+
 /// Reads a CSV with a header into maps keyed by its first column.
 fn read_csv(path: &Path) -> Result<Vec<HashMap<String, String>>> {
     let text =
@@ -223,16 +230,7 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
         detector: None,
         taxonomy: Default::default(),
     };
-    let registry = ModelRegistry::new(settings.locate_models_dir()?);
-    let (source, sink) = embedded::stores(&a.images, "eval", &settings, &output);
-    let pipeline = Pipeline::with_catalogs(
-        settings,
-        &registry,
-        Catalogs::from_configs([catalog]),
-        source.clone(),
-        sink,
-    )?;
-    let (rows, _) = crate::run_pipeline((Arc::new(pipeline), source), 64, true).await?;
+    let rows = run_catalog(settings, catalog, &a.images, &output, 64).await?;
 
     let (mut n, mut top1, mut top5, mut agree, mut compared, mut errors) = (0, 0, 0, 0, 0, 0);
     for r in &rows {
