@@ -338,3 +338,98 @@ fn transient_failures_are_retried_then_dead_lettered_without_rows() {
         );
     });
 }
+
+#[test]
+fn sigterm_finishes_batches_in_flight_and_loses_nothing() {
+    let moto = shared_moto();
+    let rt = rt();
+    let n = 40;
+    let (bucket, queue) = rt.block_on(async {
+        let bucket = moto.new_bucket("sl-sigterm").await;
+        let (queue, _) = queue_with_dlq(moto, 3).await;
+        let s3 = moto.s3().await;
+        let bytes = std::fs::read(fixture("images/chelsea.jpg")).unwrap();
+        let sqs = moto.sqs().await;
+        for i in 0..n {
+            let key = format!("incoming/retail/{i:03}.jpg");
+            s3.put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .body(ByteStream::from(bytes.clone()))
+                .send()
+                .await
+                .unwrap();
+            let body = s3_event_body(&[ObjectRef::new(bucket.clone(), key)]);
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+        (bucket, queue)
+    });
+    let mut child = Command::new(workspace_bin("sightline"))
+        .args(["worker", "--queue-url", &queue])
+        .envs(moto.env_vars())
+        .env("SIGHTLINE_INFER_BATCH", "4")
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop it as soon as the first results file exists, i.e. mid-run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (files, _) =
+            rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
+        if !files.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no results after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "worker exited badly:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, rows) =
+        rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
+    let (visible, in_flight) = rt.block_on(async {
+        let out = moto
+            .sqs()
+            .await
+            .get_queue_attributes()
+            .queue_url(&queue)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let a = out.attributes().unwrap();
+        let get = |k: QueueAttributeName| a[&k].parse::<usize>().unwrap();
+        (
+            get(QueueAttributeName::ApproximateNumberOfMessages),
+            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        )
+    });
+    // Every message was either processed (a row, acknowledged) or never received.
+    assert_eq!(in_flight, 0, "messages left in flight after shutdown");
+    assert_eq!(
+        rows.len() + visible,
+        n,
+        "{} rows + {visible} waiting != {n}",
+        rows.len()
+    );
+    assert!(visible > 0 || rows.len() == n);
+}
