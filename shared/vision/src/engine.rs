@@ -35,6 +35,8 @@ pub struct ModelOutput {
     pub detections: Vec<f32>,
     /// Detector rows per image.
     pub detection_rows: usize,
+    /// The manifest's `outputs.raw` tensors in order: (values per image, `n` × that many).
+    pub raw: Vec<(usize, Vec<f32>)>,
     /// Wall time of the run in milliseconds.
     pub run_ms: f32,
 }
@@ -55,6 +57,7 @@ impl ModelOutput {
             embedding_dim: self.embedding_dim,
             detections: part(&self.detections, self.detection_rows * 6),
             detection_rows: self.detection_rows,
+            raw: self.raw.iter().map(|(w, v)| (*w, part(v, *w))).collect(),
             run_ms: self.run_ms / self.n.max(1) as f32,
         }
     }
@@ -203,6 +206,10 @@ fn run_one(
         out.embedding = m.outputs.embedding.as_ref().map(|_| emb);
         let width = take(&m.outputs.detections, &mut out.detections)?;
         out.detection_rows = width / 6;
+        out.raw.resize(m.outputs.raw.len(), (0, Vec::new()));
+        for (name, (w, values)) in m.outputs.raw.iter().zip(out.raw.iter_mut()) {
+            *w = take(&Some(name.clone()), values)?;
+        }
     }
     out.run_ms = t.elapsed().as_secs_f32() * 1e3;
     Ok(out)

@@ -7,12 +7,14 @@
 //! * [`runtime`]: the process-wide ONNX Runtime environment (loaded from a shared library).
 //! * [`engine`]: inference threads, one ONNX Runtime session per model per thread.
 //! * [`classify`]: softmax, top-k, catalog tags.
+//! * [`face`]: BlazeFace anchor decoding.
 //! * [`detect`]: detector rows → boxes in image pixels, thresholds, class-aware NMS.
 
 pub mod classify;
 pub mod decode;
 pub mod detect;
 pub mod engine;
+pub mod face;
 pub mod manifest;
 pub mod preprocess;
 pub mod resample;

@@ -17,8 +17,12 @@ use crate::{ClassifierPreprocess, VisionError};
 pub enum Task {
     /// Image classification (logits over the label file, optional embedding).
     Classification,
-    /// Object detection (added with the detection work).
+    /// Object detection with decoding inside the graph (`outputs.detections`).
     Detection,
+    /// BlazeFace-style face detection: raw anchor scores and regressors
+    /// (`outputs.raw` = scores and regressors per stride), decoded by
+    /// [`crate::face::decode_blazeface`].
+    FaceDetection,
 }
 
 /// The model input.
@@ -72,6 +76,9 @@ pub struct OutputSpec {
     /// Decoded detections, `[N, rows, 6]` as `x1, y1, x2, y2, score, class` in input
     /// pixels (detectors).
     pub detections: Option<String>,
+    /// Raw outputs returned as they are, in this order (face detectors).
+    #[serde(default)]
+    pub raw: Vec<String>,
 }
 
 /// A model manifest as written in `models/<name>.toml`.
@@ -224,6 +231,9 @@ impl ModelRegistry {
             (Task::Detection, PreprocessSpec::Letterbox { .. }) => {
                 manifest.input.layout == "nhwc" && o.detections.is_some()
             }
+            (Task::FaceDetection, PreprocessSpec::Letterbox { .. }) => {
+                manifest.input.layout == "nhwc" && o.raw.len() == 4
+            }
             _ => false,
         };
         if !consistent {
@@ -256,6 +266,8 @@ mod tests {
         }
         let d = shipped().load("centernet_mbv3_coco").unwrap();
         assert_eq!((d.manifest.task, d.labels.len()), (Task::Detection, 80));
+        let f = shipped().load("blazeface_256").unwrap();
+        assert_eq!(f.manifest.task, Task::FaceDetection);
     }
 
     #[test]

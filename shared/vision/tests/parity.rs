@@ -289,3 +289,78 @@ fn centernet_finds_objects_in_own_fixtures() {
         }
     }
 }
+
+#[test]
+fn blazeface_outputs_match_the_reference() {
+    let Some(shared) = std::env::var_os("SIGHTLINE_SHARED_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(repo().join("../shared")))
+        .filter(|p| p.join("models/reference").is_dir())
+    else {
+        eprintln!("skipped: ../shared/models/reference is absent");
+        return;
+    };
+    let model = registry().load("blazeface_256").unwrap();
+    let engine = engine_for(vec![model]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = shared.join("models/reference");
+    let input = read_f32(&r.join("blazeface__000000000110__input_f32_nhwc.bin"));
+    let out = rt.block_on(engine.run(0, input, 1)).unwrap();
+    for (i, name) in ["scores_16", "regressors_16", "scores_32", "regressors_32"]
+        .iter()
+        .enumerate()
+    {
+        let want = read_f32(&r.join(format!("blazeface__000000000110__{name}_f32.bin")));
+        assert_eq!(out.raw[i].1.len(), want.len(), "{name}");
+        let max = out.raw[i]
+            .1
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(max < 1e-2, "{name} differs by {max}");
+    }
+}
+
+#[test]
+fn blazeface_finds_the_face_in_own_fixture() {
+    let model = registry().load("blazeface_256").unwrap();
+    let engine = engine_for(vec![model.clone()]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bytes = std::fs::read(repo().join("tests/fixtures/images/camera.jpg")).unwrap();
+    let img = decode_image(
+        &bytes,
+        DecodeLimits {
+            max_pixels: 100_000_000,
+        },
+    )
+    .unwrap();
+    let pp = model.preprocess();
+    let mut input = vec![0f32; pp.tensor_len()];
+    let g = pp.run(&img, &mut input).unwrap();
+    let out = rt.block_on(engine.run(0, input, 1)).unwrap();
+    let faces = sightline_vision::face::decode_blazeface(&out.raw, g, (img.width, img.height), 0.5);
+    let faces = sightline_vision::DetectionFilter {
+        nms_iou: 0.3,
+        ..Default::default()
+    }
+    .apply(faces);
+    // One face: the photographer's, about (142, 99)–(199, 156) of the 400×400 image.
+    assert_eq!(faces.len(), 1, "{faces:?}");
+    let f = &faces[0];
+    let (cx, cy) = ((f.x_min + f.x_max) / 2.0, (f.y_min + f.y_max) / 2.0);
+    assert!(
+        (cx - 170.0).abs() < 15.0 && (cy - 127.0).abs() < 15.0,
+        "{f:?}"
+    );
+    assert!(
+        f.x_max - f.x_min > 35.0 && f.x_max - f.x_min < 90.0,
+        "{f:?}"
+    );
+}
