@@ -54,7 +54,8 @@ async fn queue_with_dlq(moto: &Moto, max_receives: u32) -> (String, String) {
     (queue, dlq)
 }
 
-async fn queue_depth(moto: &Moto, url: &str) -> usize {
+/// (visible, in flight) messages of a queue.
+async fn queue_counts(moto: &Moto, url: &str) -> (usize, usize) {
     let out = moto
         .sqs()
         .await
@@ -66,7 +67,16 @@ async fn queue_depth(moto: &Moto, url: &str) -> usize {
         .await
         .unwrap();
     let a = out.attributes().unwrap();
-    a.values().map(|v| v.parse::<usize>().unwrap()).sum()
+    let get = |k: QueueAttributeName| a[&k].parse::<usize>().unwrap();
+    (
+        get(QueueAttributeName::ApproximateNumberOfMessages),
+        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+async fn queue_depth(moto: &Moto, url: &str) -> usize {
+    let (visible, in_flight) = queue_counts(moto, url).await;
+    visible + in_flight
 }
 
 /// Runs the worker until the queue is idle; returns its JSON summary.
@@ -369,7 +379,7 @@ fn sigterm_finishes_batches_in_flight_and_loses_nothing() {
         }
         (bucket, queue)
     });
-    let mut child = Command::new(workspace_bin("sightline"))
+    let child = Command::new(workspace_bin("sightline"))
         .args(["worker", "--queue-url", &queue])
         .envs(moto.env_vars())
         .env("SIGHTLINE_INFER_BATCH", "4")
@@ -405,24 +415,7 @@ fn sigterm_finishes_batches_in_flight_and_loses_nothing() {
     );
     let (_, rows) =
         rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
-    let (visible, in_flight) = rt.block_on(async {
-        let out = moto
-            .sqs()
-            .await
-            .get_queue_attributes()
-            .queue_url(&queue)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .unwrap();
-        let a = out.attributes().unwrap();
-        let get = |k: QueueAttributeName| a[&k].parse::<usize>().unwrap();
-        (
-            get(QueueAttributeName::ApproximateNumberOfMessages),
-            get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-        )
-    });
+    let (visible, in_flight) = rt.block_on(queue_counts(moto, &queue));
     // Every message was either processed (a row, acknowledged) or never received.
     assert_eq!(in_flight, 0, "messages left in flight after shutdown");
     assert_eq!(

@@ -13,6 +13,46 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The shared folder (`$SIGHTLINE_SHARED_DIR`, else `../shared`) if it holds every
+/// path in `needs`; otherwise prints why the test is skipped.
+fn shared_dir(needs: &[&str]) -> Option<PathBuf> {
+    let dir = std::env::var_os("SIGHTLINE_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared"));
+    let missing: Vec<&&str> = needs.iter().filter(|n| !dir.join(n).is_dir()).collect();
+    if missing.is_empty() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {missing:?} absent under {}", dir.display());
+        None
+    }
+}
+
+fn decode(bytes: &[u8]) -> sightline_vision::RgbImage {
+    decode_image(
+        bytes,
+        DecodeLimits {
+            max_pixels: 100_000_000,
+        },
+    )
+    .unwrap()
+}
+
+fn runtime_for_tests() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Largest absolute difference.
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}
+
 fn registry() -> ModelRegistry {
     ModelRegistry::new(repo().join("models"))
 }
@@ -27,13 +67,7 @@ fn read_f32(path: &Path) -> Vec<f32> {
 
 fn preprocess(model: &LoadedModel, image: &Path) -> Vec<f32> {
     let bytes = std::fs::read(image).unwrap();
-    let img = decode_image(
-        &bytes,
-        DecodeLimits {
-            max_pixels: 100_000_000,
-        },
-    )
-    .unwrap();
+    let img = decode(&bytes);
     let pp = model.preprocess();
     let mut out = vec![0f32; pp.tensor_len()];
     pp.run(&img, &mut out);
@@ -97,15 +131,9 @@ fn own_fixture_tensors_match_reference_preprocessing() {
 
 #[test]
 fn shared_reference_tensors_and_logits() {
-    let Some(shared) = std::env::var_os("SIGHTLINE_SHARED_DIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(repo().join("../shared")))
-        .filter(|p| p.join("models/reference").is_dir())
-    else {
-        eprintln!("skipped: ../shared/models/reference is absent");
+    let Some(shared) = shared_dir(&["models/reference"]) else {
         return;
     };
-    let env = runtime::environment(None).expect("ONNX Runtime (run scripts/setup.sh)");
     let cases = [
         ("n01440764_tench", "n01440764_tench.JPEG"),
         ("n03042490_cliff_dwelling", "n03042490_cliff_dwelling.JPEG"),
@@ -114,20 +142,8 @@ fn shared_reference_tensors_and_logits() {
         .iter()
         .map(|n| registry().load(n).unwrap())
         .collect();
-    let engine = Engine::start(
-        env,
-        models.clone(),
-        EngineConfig {
-            threads: 1,
-            intra_threads: 1,
-            execution_provider: "cpu".into(),
-        },
-    )
-    .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let engine = engine_for(models.clone());
+    let rt = runtime_for_tests();
     for (i, model) in models.iter().enumerate() {
         let name = &model.manifest.name;
         for (stem, file) in cases {
@@ -146,12 +162,7 @@ fn shared_reference_tensors_and_logits() {
             let out = rt.block_on(engine.run(i, input, 1)).unwrap();
             assert_eq!(out.classes, 1000);
             assert_eq!(out.embedding_dim, 1280);
-            let max = out
-                .logits
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
+            let max = max_diff(&out.logits, &want);
             assert!(max < 1e-3, "{name} {stem}: max |Δlogit| {max}");
         }
     }
@@ -173,23 +184,12 @@ fn engine_for(models: Vec<Arc<LoadedModel>>) -> Engine {
 
 #[test]
 fn centernet_letterbox_and_detections_match_the_reference() {
-    let Some(shared) = std::env::var_os("SIGHTLINE_SHARED_DIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(repo().join("../shared")))
-        .filter(|p| p.join("models/reference").is_dir() && p.join("data/coco-dev").is_dir())
-    else {
-        eprintln!("skipped: ../shared/models/reference or ../shared/data/coco-dev is absent");
+    let Some(shared) = shared_dir(&["models/reference", "data/coco-dev"]) else {
         return;
     };
     let model = registry().load("centernet_mbv3_coco").unwrap();
     let bytes = std::fs::read(shared.join("data/coco-dev/images/000000000025.jpg")).unwrap();
-    let img = decode_image(
-        &bytes,
-        DecodeLimits {
-            max_pixels: 100_000_000,
-        },
-    )
-    .unwrap();
+    let img = decode(&bytes);
     let pp = model.preprocess();
     let mut input = vec![0f32; pp.tensor_len()];
     let g = pp.run(&img, &mut input).expect("letterbox geometry");
@@ -197,28 +197,16 @@ fn centernet_letterbox_and_detections_match_the_reference() {
     let want = read_f32(
         &shared.join("models/reference/centernet__000000000025__letterbox_input_f32_nhwc.bin"),
     );
-    let max = input
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let max = max_diff(&input, &want);
     assert!(max < 1e-3, "letterbox input differs by {max} levels");
 
     let engine = engine_for(vec![model.clone()]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime_for_tests();
     let out = rt.block_on(engine.run(0, input, 1)).unwrap();
     assert_eq!(out.detection_rows, 100);
     let want =
         read_f32(&shared.join("models/reference/centernet__000000000025__detections_f32.bin"));
-    let max = out
-        .detections
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
+    let max = max_diff(&out.detections, &want);
     assert!(max < 1e-2, "detections differ by {max}");
     let dets = sightline_vision::detect::decode_rows(
         &out.detections,
@@ -233,10 +221,7 @@ fn centernet_letterbox_and_detections_match_the_reference() {
 fn centernet_finds_objects_in_own_fixtures() {
     let model = registry().load("centernet_mbv3_coco").unwrap();
     let engine = engine_for(vec![model.clone()]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime_for_tests();
     let pp = model.preprocess();
     // Two images in one call: the batch-1 graph runs once per image.
     let mut input = vec![0f32; 2 * pp.tensor_len()];
@@ -245,13 +230,7 @@ fn centernet_finds_objects_in_own_fixtures() {
     for (i, name) in ["coffee", "camera"].iter().enumerate() {
         let bytes =
             std::fs::read(repo().join(format!("tests/fixtures/images/{name}.jpg"))).unwrap();
-        let img = decode_image(
-            &bytes,
-            DecodeLimits {
-                max_pixels: 100_000_000,
-            },
-        )
-        .unwrap();
+        let img = decode(&bytes);
         let len = pp.tensor_len();
         geometry.push(pp.run(&img, &mut input[i * len..(i + 1) * len]).unwrap());
         sizes.push((img.width, img.height));
@@ -292,20 +271,12 @@ fn centernet_finds_objects_in_own_fixtures() {
 
 #[test]
 fn blazeface_outputs_match_the_reference() {
-    let Some(shared) = std::env::var_os("SIGHTLINE_SHARED_DIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(repo().join("../shared")))
-        .filter(|p| p.join("models/reference").is_dir())
-    else {
-        eprintln!("skipped: ../shared/models/reference is absent");
+    let Some(shared) = shared_dir(&["models/reference"]) else {
         return;
     };
     let model = registry().load("blazeface_256").unwrap();
     let engine = engine_for(vec![model]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime_for_tests();
     let r = shared.join("models/reference");
     let input = read_f32(&r.join("blazeface__000000000110__input_f32_nhwc.bin"));
     let out = rt.block_on(engine.run(0, input, 1)).unwrap();
@@ -315,12 +286,7 @@ fn blazeface_outputs_match_the_reference() {
     {
         let want = read_f32(&r.join(format!("blazeface__000000000110__{name}_f32.bin")));
         assert_eq!(out.raw[i].1.len(), want.len(), "{name}");
-        let max = out.raw[i]
-            .1
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let max = max_diff(&out.raw[i].1, &want);
         assert!(max < 1e-2, "{name} differs by {max}");
     }
 }
@@ -329,18 +295,9 @@ fn blazeface_outputs_match_the_reference() {
 fn blazeface_finds_the_face_in_own_fixture() {
     let model = registry().load("blazeface_256").unwrap();
     let engine = engine_for(vec![model.clone()]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime_for_tests();
     let bytes = std::fs::read(repo().join("tests/fixtures/images/camera.jpg")).unwrap();
-    let img = decode_image(
-        &bytes,
-        DecodeLimits {
-            max_pixels: 100_000_000,
-        },
-    )
-    .unwrap();
+    let img = decode(&bytes);
     let pp = model.preprocess();
     let mut input = vec![0f32; pp.tensor_len()];
     let g = pp.run(&img, &mut input).unwrap();
