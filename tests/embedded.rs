@@ -127,13 +127,20 @@ fn every_file_gets_exactly_one_row_and_reruns_overwrite() {
             "{r:?}"
         );
         assert_eq!(r.embedding_len, Some(1280));
-        assert_eq!(r.model, "efficientnet_lite0");
+        assert_eq!(r.model, "efficientnet_lite0+centernet_mbv3_coco");
         assert_eq!(r.execution_provider, "cpu");
         assert!(
             r.labels.windows(2).all(|w| w[0].2 >= w[1].2),
             "scores descending: {r:?}"
         );
     }
+    // Retail tags come from the detector too: the cup in coffee.jpg is kitchenware.
+    assert!(
+        rows["coffee.jpg"].detections >= 1
+            && rows["coffee.jpg"].tags.contains(&"kitchenware".to_string()),
+        "{:?}",
+        rows["coffee.jpg"]
+    );
     let copy = &rows["caf\u{e9} +1 (copy).jpg"];
     assert_eq!(copy.top1(), rows["chelsea.jpg"].top1());
     assert!(
@@ -229,10 +236,168 @@ fn the_security_catalog_detects_people_in_original_pixels() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows = by_key(&rows_in_dir(&out.path().join("results")));
     let camera = &rows["camera.jpg"];
-    assert_eq!(camera.model, "efficientnet_lite0+centernet_mbv3_coco");
+    assert_eq!(
+        camera.model,
+        "efficientnet_lite0+centernet_mbv3_coco+blazeface_256"
+    );
     assert!(camera.detections >= 1, "{camera:?}");
     assert!(camera.tags.contains(&"person".to_string()), "{camera:?}");
     // The cup in coffee.jpg is not a class this catalog keeps.
     assert_eq!(rows["coffee.jpg"].detections, 0, "{:?}", rows["coffee.jpg"]);
     assert_eq!(rows["coffee.jpg"].top1(), Some(967));
+}
+
+/// Decodes an image file with the pipeline's decoder (EXIF applied).
+fn decode_file(path: &Path) -> sightline_vision::RgbImage {
+    let bytes = std::fs::read(path).unwrap();
+    sightline_vision::decode_image(
+        &bytes,
+        sightline_vision::DecodeLimits {
+            max_pixels: 1 << 28,
+        },
+    )
+    .unwrap()
+}
+
+/// Mean absolute difference of two images over the pixels where `inside` says so.
+fn mean_abs_diff(
+    a: &sightline_vision::RgbImage,
+    b: &sightline_vision::RgbImage,
+    inside: impl Fn(u32, u32) -> bool,
+) -> (f64, usize) {
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    let (mut sum, mut n) = (0f64, 0usize);
+    for y in 0..a.height {
+        for x in 0..a.width {
+            if inside(x, y) {
+                let i = ((y * a.width + x) * 3) as usize;
+                for c in 0..3 {
+                    sum += (a.pixels[i + c] as f64 - b.pixels[i + c] as f64).abs();
+                }
+                n += 1;
+            }
+        }
+    }
+    (sum / (3 * n.max(1)) as f64, n)
+}
+
+#[test]
+fn faces_are_found_within_people_and_redacted_into_a_copy() {
+    let src = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let images = fixtures_dir().join("images");
+    copy_images(&images, src.path());
+    // A lossless copy of the photographer: redaction must leave every pixel outside the
+    // (expanded) face box bit-identical there.
+    let camera = decode_file(&images.join("camera.jpg"));
+    let png = sightline_vision::encode_image(&camera, sightline_vision::EncodeFormat::Png).unwrap();
+    std::fs::write(src.path().join("camera_png.png"), png).unwrap();
+    let before: Vec<u8> = std::fs::read_dir(images.clone())
+        .unwrap()
+        .flat_map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+
+    let o = run(src.path(), out.path(), "security");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut rows = HashMap::new();
+    for f in parquet_files(&out.path().join("results")) {
+        let key = f
+            .strip_prefix(out.path())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        for r in sightline_tables::read_rows(&key, std::fs::read(&f).unwrap().into()).unwrap() {
+            rows.insert(r.key.rsplit('/').next().unwrap().to_string(), r);
+        }
+    }
+    for name in ["camera.jpg", "camera_png.png"] {
+        let r = &rows[name];
+        let faces: Vec<_> = r.detections.iter().filter(|d| d.label == "face").collect();
+        assert_eq!(faces.len(), 1, "{name}: {:?}", r.detections);
+        let f = faces[0];
+        // The photographer's face, eye at the viewfinder (checked by eye on the image).
+        for (got, want) in [
+            (f.x_min, 142.0),
+            (f.y_min, 99.0),
+            (f.x_max, 199.0),
+            (f.y_max, 156.0),
+        ] {
+            assert!((got - want).abs() < 6.0, "{name}: {f:?}");
+        }
+        assert!(f.score > 0.6, "{f:?}");
+        assert!(r.tags.contains(&"face".to_string()), "{r:?}");
+        let person = r
+            .detections
+            .iter()
+            .find(|d| d.label == "person")
+            .expect("a person");
+        assert!(person.x_min <= f.x_min && f.x_max <= person.x_max + 1.0);
+        let stats = r.stats.expect("image properties");
+        assert!(
+            (stats.aspect - 1.0).abs() < 1e-6 && stats.brightness > 50.0 && stats.contrast > 20.0
+        );
+        assert_eq!(
+            r.redacted_key.as_deref(),
+            Some(format!("redacted/{}", r.key).as_str())
+        );
+    }
+    // No person, no face row: the cat's face and the latte art are not people.
+    for name in ["chelsea.jpg", "coffee.jpg"] {
+        assert!(
+            rows[name].detections.iter().all(|d| d.label != "face"),
+            "{name}: {:?}",
+            rows[name].detections
+        );
+    }
+
+    // Redacted copies: inside the face changed beyond recognition, outside unchanged
+    // (bit-identical for PNG; JPEG re-encoding at quality 90 moves pixels by ~1 level).
+    let f = rows["camera.jpg"]
+        .detections
+        .iter()
+        .find(|d| d.label == "face")
+        .unwrap()
+        .clone();
+    let inside = |x: u32, y: u32| {
+        let (x, y) = (x as f32 + 0.5, y as f32 + 0.5);
+        x > f.x_min && x < f.x_max && y > f.y_min && y < f.y_max
+    };
+    let (w, h) = (f.x_max - f.x_min, f.y_max - f.y_min);
+    let (mx, my) = (0.25 * w + 2.0, 0.25 * h + 2.0);
+    let outside = |x: u32, y: u32| {
+        let (x, y) = (x as f32 + 0.5, y as f32 + 0.5);
+        x < f.x_min - mx || x > f.x_max + mx || y < f.y_min - my || y > f.y_max + my
+    };
+    let red_png = decode_file(
+        &out.path()
+            .join(rows["camera_png.png"].redacted_key.as_ref().unwrap()),
+    );
+    let (d_in, n_in) = mean_abs_diff(&camera, &red_png, inside);
+    let (d_out, n_out) = mean_abs_diff(&camera, &red_png, outside);
+    assert!(n_in > 2000 && n_out > 100_000, "{n_in} {n_out}");
+    assert!(
+        d_in > 8.0,
+        "inside the face the copy must differ: mean |diff| {d_in}"
+    );
+    assert_eq!(
+        d_out, 0.0,
+        "outside the face the PNG copy must be identical"
+    );
+    let red_jpg = decode_file(
+        &out.path()
+            .join(rows["camera.jpg"].redacted_key.as_ref().unwrap()),
+    );
+    let (d_in, _) = mean_abs_diff(&camera, &red_jpg, inside);
+    let (d_out, _) = mean_abs_diff(&camera, &red_jpg, outside);
+    assert!(
+        d_in > 8.0 && d_out < 1.5,
+        "jpeg copy: inside {d_in}, outside {d_out}"
+    );
+
+    // The originals are untouched.
+    let after: Vec<u8> = std::fs::read_dir(images)
+        .unwrap()
+        .flat_map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(before, after);
 }

@@ -64,6 +64,7 @@ pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
         description: "detector evaluation".into(),
         classifier: None,
         detector: Some(raw),
+        faces: None,
         taxonomy: Default::default(),
     };
     let tmp = tempfile::tempdir()?;
@@ -228,6 +229,7 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
             tag_min_score: 1.0,
         }),
         detector: None,
+        faces: None,
         taxonomy: Default::default(),
     };
     let rows = run_catalog(settings, catalog, &a.images, &output, 64).await?;

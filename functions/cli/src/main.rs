@@ -1,6 +1,7 @@
 //! `sightline`: the command line. Embedded runs (`run`, `demo`), the container worker
 //! (`worker`), `backfill`, and `eval`. All logic lives in the `shared/` crates.
 
+mod annotate;
 mod bench;
 mod eval;
 
@@ -88,6 +89,8 @@ enum Command {
         #[arg(long, env = "SIGHTLINE_QUEUE_URL")]
         queue_url: String,
     },
+    /// Draw the results' detection boxes and top-1 labels onto the source images.
+    Annotate(annotate::AnnotateArgs),
     /// Top-1 accuracy against labels and agreement with reference predictions.
     Eval(eval::EvalArgs),
     /// Detector mAP (COCO-style, pycocotools-compatible) against YOLO labels.
@@ -196,6 +199,7 @@ async fn async_main(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Annotate(args) => annotate::run(&settings, args),
         Command::Eval(args) => eval::run(settings, args).await,
         Command::EvalDetect(args) => eval::detect(settings, args).await,
         Command::BenchInfer {

@@ -14,7 +14,7 @@ pub mod settings;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{CatalogConfig, Catalogs, ClassifierConfig, DetectorConfig};
+pub use catalog::{CatalogConfig, Catalogs, ClassifierConfig, DetectorConfig, FaceConfig};
 pub use routing::{route_key, Route, UNROUTED_CATALOG};
 pub use settings::Settings;
 
@@ -113,6 +113,23 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::EmptyObject,
+        ErrorKind::NotAnImage,
+        ErrorKind::CorruptImage,
+        ErrorKind::UnsupportedFormat,
+        ErrorKind::TooLarge,
+        ErrorKind::UnknownCatalog,
+        ErrorKind::NotFound,
+        ErrorKind::InferenceFailed,
+    ];
+
+    /// The kind whose [`ErrorKind::as_str`] code is `code`.
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == code)
+    }
+
     /// The machine-readable code stored in the results table.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -174,6 +191,17 @@ pub struct Detection {
     pub y_max: f32,
 }
 
+/// Properties of a decoded image, stored per row for drift reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageStats {
+    /// Width / height after EXIF orientation.
+    pub aspect: f32,
+    /// Mean luma (ITU-R BT.601, 0..255).
+    pub brightness: f32,
+    /// Standard deviation of luma (RMS contrast, 0..255 scale).
+    pub contrast: f32,
+}
+
 /// Wall-clock time spent on one object per stage, in milliseconds. Batched stages
 /// (inference) are divided evenly among the images of the batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -215,6 +243,9 @@ pub struct ResultRow {
     pub width: Option<i32>,
     /// Image height after EXIF orientation.
     pub height: Option<i32>,
+    /// Image properties of the decoded image (drift inputs), `None` on rows that were
+    /// never decoded.
+    pub stats: Option<ImageStats>,
     /// Top-k classes, score descending.
     pub labels: Vec<Label>,
     /// Catalog tags derived from labels.
@@ -223,6 +254,9 @@ pub struct ResultRow {
     pub detections: Vec<Detection>,
     /// Classifier embedding (1280 floats), `None` on error rows.
     pub embedding: Option<Vec<f32>>,
+    /// Key of the redacted copy (`redacted/<key>`, faces pixelated), when the catalog
+    /// redacts and the image was analysed.
+    pub redacted_key: Option<String>,
     /// Machine-readable error code, `None` on success.
     pub error_kind: Option<ErrorKind>,
     /// Human-readable error message, `None` on success.

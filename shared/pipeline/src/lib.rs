@@ -42,3 +42,15 @@ pub enum PipelineError {
     #[error(transparent)]
     Tables(#[from] TablesError),
 }
+
+impl PipelineError {
+    /// How one object's failure with this error is handled: the vision and storage
+    /// layers classify their own errors; anything else is retried.
+    pub fn disposition(&self) -> sightline_core::Disposition {
+        match self {
+            PipelineError::Vision(e) => e.disposition(),
+            PipelineError::Storage(e) => e.disposition(),
+            _ => sightline_core::Disposition::Transient,
+        }
+    }
+}

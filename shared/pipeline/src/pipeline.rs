@@ -7,20 +7,22 @@ use std::time::Instant;
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use sightline_core::{
-    route_key, Catalogs, DetectorConfig, Disposition, ErrorKind, ObjectRef, ResultRow, Route,
-    Settings, WorkItem, UNROUTED_CATALOG,
+    route_key, Catalogs, Detection, DetectorConfig, Disposition, ErrorKind, FaceConfig, ObjectRef,
+    ResultRow, Route, Settings, WorkItem, UNROUTED_CATALOG,
 };
 use sightline_queue::{parse_body, Message};
 use sightline_storage::Store;
 use sightline_tables::result_files;
 use sightline_vision::detect::decode_rows;
 use sightline_vision::engine::EngineConfig;
+use sightline_vision::face::decode_blazeface;
 use sightline_vision::manifest::LoadedModel;
 use sightline_vision::manifest::Task;
 use sightline_vision::preprocess::LetterboxGeometry;
 use sightline_vision::{
-    decode_image, runtime, Classifier, DecodeLimits, DetectionFilter, Engine, ModelOutput,
-    ModelRegistry, Preprocess, VisionError,
+    decode_image, encode_image, redact, runtime, Classifier, DecodeLimits, DetectionFilter,
+    EncodeFormat, Engine, ModelOutput, ModelRegistry, Preprocess, RedactStyle, RgbImage,
+    VisionError,
 };
 use tokio::sync::Semaphore;
 
@@ -33,6 +35,8 @@ struct CatalogRuntime {
     classifier: Option<(usize, Classifier)>,
     /// Detector: engine index, filter, detector label → tags.
     detector: Option<(usize, DetectionFilter, HashMap<String, Vec<String>>)>,
+    /// Face detector: engine index, NMS/cap filter, settings.
+    faces: Option<(usize, DetectionFilter, FaceConfig)>,
     /// The models' names joined with `+` (the `model` column) and their versions.
     model: String,
     model_version: String,
@@ -133,10 +137,44 @@ pub struct BatchReport {
 struct Prepared {
     index: usize,
     ctx: RowContext,
-    /// Where the image sits in the detector's letterboxed input.
-    geometry: Option<LetterboxGeometry>,
-    /// (engine model index, input tensor) per model of the catalog.
-    tensors: Vec<(usize, Vec<f32>)>,
+    /// Per model of the catalog: engine index, input tensor, and where the image sits in
+    /// a letterboxed input.
+    tensors: Vec<(usize, Vec<f32>, Option<LetterboxGeometry>)>,
+    /// The decoded image, kept only when the catalog writes redacted copies.
+    image: Option<RgbImage>,
+}
+
+impl Prepared {
+    fn geometry(&self, model: usize) -> Option<LetterboxGeometry> {
+        self.tensors.iter().find(|t| t.0 == model).and_then(|t| t.2)
+    }
+}
+
+/// Where a redacted copy of `key` is written (the original is never touched).
+pub fn redacted_key(key: &str) -> String {
+    format!("redacted/{key}")
+}
+
+/// Keeps the faces whose centre lies inside one of `within`'s labels among `detections`
+/// (all faces when `within` is empty).
+fn faces_within(
+    faces: &[Detection],
+    detections: &[Detection],
+    within: &[String],
+) -> Vec<Detection> {
+    faces
+        .iter()
+        .filter(|f| {
+            let (cx, cy) = ((f.x_min + f.x_max) / 2.0, (f.y_min + f.y_max) / 2.0);
+            within.is_empty()
+                || detections.iter().any(|d| {
+                    within.contains(&d.label)
+                        && (d.x_min..=d.x_max).contains(&cx)
+                        && (d.y_min..=d.y_max).contains(&cy)
+                })
+        })
+        .cloned()
+        .collect()
 }
 
 enum Stage {
@@ -211,10 +249,35 @@ impl Pipeline {
                 }
                 None => None,
             };
+            let faces = match &c.faces {
+                Some(cfg) => {
+                    let idx = model_index(&mut models, registry, &cfg.model, Task::FaceDetection)
+                        .map_err(in_catalog)?;
+                    if let Some(d) = &c.detector {
+                        let labels = &models[detector.as_ref().map_or(idx, |d| d.0)].labels;
+                        if let Some(l) = cfg.within.iter().find(|l| !labels.contains(l)) {
+                            return Err(in_catalog(VisionError::Model {
+                                model: d.model.clone(),
+                                message: format!("faces.within names {l:?}, not a detector label"),
+                            })
+                            .into());
+                        }
+                    }
+                    let filter = DetectionFilter {
+                        min_score: cfg.min_score,
+                        nms_iou: cfg.nms_iou,
+                        max_detections: cfg.max_faces,
+                        ..DetectionFilter::default()
+                    };
+                    Some((idx, filter, cfg.clone()))
+                }
+                None => None,
+            };
             let used: Vec<&LoadedModel> = classifier
                 .iter()
                 .map(|c| c.0)
                 .chain(detector.iter().map(|d| d.0))
+                .chain(faces.iter().map(|f| f.0))
                 .map(|i| &*models[i])
                 .collect();
             let join = |f: fn(&LoadedModel) -> &str| {
@@ -225,6 +288,7 @@ impl Pipeline {
                 model_version: join(|m| &m.manifest.version),
                 classifier,
                 detector,
+                faces,
             };
             runtimes.insert(c.name.clone(), rt);
         }
@@ -461,8 +525,10 @@ impl Pipeline {
             .iter()
             .map(|c| c.0)
             .chain(catalog.detector.iter().map(|d| d.0))
+            .chain(catalog.faces.iter().map(|f| f.0))
             .map(|m| (m, self.engine.models()[m].preprocess()))
             .collect();
+        let keep_image = catalog.faces.as_ref().is_some_and(|f| f.2.redact);
         let limits = DecodeLimits {
             max_pixels: self.settings.max_image_pixels,
         };
@@ -474,27 +540,29 @@ impl Pipeline {
         // One decode, then each model's own preprocessing.
         let decoded = tokio::task::spawn_blocking(move || {
             let img = decode_image(&bytes, limits)?;
-            let mut geometry = None;
             let tensors = inputs
                 .into_iter()
                 .map(|(m, pp)| {
                     let mut tensor = vec![0f32; pp.tensor_len()];
-                    geometry = pp.run(&img, &mut tensor).or(geometry);
-                    (m, tensor)
+                    let geometry = pp.run(&img, &mut tensor);
+                    (m, tensor, geometry)
                 })
                 .collect();
-            Ok::<_, VisionError>(((img.width, img.height), geometry, tensors))
+            let stats = img.stats();
+            let size = (img.width, img.height);
+            Ok::<_, VisionError>((size, stats, tensors, keep_image.then_some(img)))
         })
         .await;
         ctx.timings.decode_ms = ms(t);
         match decoded {
-            Ok(Ok((size_px, geometry, tensors))) => {
+            Ok(Ok((size_px, stats, tensors, image))) => {
                 ctx.size_px = Some(size_px);
+                ctx.stats = Some(stats);
                 Stage::Ready(Prepared {
                     index,
                     ctx,
-                    geometry,
                     tensors,
+                    image,
                 })
             }
             Ok(Err(e)) => self.fail(index, item, ctx, e.disposition(), e.to_string()),
@@ -520,7 +588,7 @@ impl Pipeline {
         let mut infer_ms = vec![0f32; chunk.len()];
         let mut by_model: HashMap<usize, Vec<(usize, &[f32])>> = HashMap::new();
         for (j, p) in chunk.iter().enumerate() {
-            for (m, t) in &p.tensors {
+            for (m, t, _) in &p.tensors {
                 by_model.entry(*m).or_default().push((j, t));
             }
         }
@@ -571,9 +639,11 @@ impl Pipeline {
                 (labels, tags) = (c.labels, c.tags);
                 embedding = out.embedding.clone();
             }
-            if let (Some((m, filter, det_tags)), Some(geometry), Some(size)) =
-                (&catalog.detector, p.geometry, p.ctx.size_px)
-            {
+            let geometry = |m: Option<usize>| m.and_then(|m| p.geometry(m)).zip(p.ctx.size_px);
+            if let (Some((m, filter, det_tags)), Some((geometry, size))) = (
+                &catalog.detector,
+                geometry(catalog.detector.as_ref().map(|d| d.0)),
+            ) {
                 let model = &self.engine.models()[*m];
                 detections = filter.apply(decode_rows(
                     &outputs[j][m].detections,
@@ -589,6 +659,36 @@ impl Pipeline {
                         .cloned(),
                 );
             }
+            let mut redacted_key = None;
+            if let (Some((m, filter, cfg)), Some((geometry, size))) = (
+                &catalog.faces,
+                geometry(catalog.faces.as_ref().map(|f| f.0)),
+            ) {
+                let faces = filter.apply(decode_blazeface(
+                    &outputs[j][m].raw,
+                    geometry,
+                    size,
+                    cfg.min_score,
+                ));
+                if let Some(img) = p.image.take() {
+                    match self.write_redacted(item, img, &faces).await {
+                        Ok(key) => redacted_key = Some(key),
+                        Err(e) => {
+                            if let Stage::Done(i, o) =
+                                self.fail(p.index, item, p.ctx, e.disposition(), e.to_string())
+                            {
+                                done.push((i, o));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                let kept = faces_within(&faces, &detections, &cfg.within);
+                if !kept.is_empty() {
+                    tags.extend(cfg.tags.iter().cloned());
+                }
+                detections.extend(kept);
+            }
             tags.sort();
             tags.dedup();
             let content = RowContent::Analyzed {
@@ -596,6 +696,7 @@ impl Pipeline {
                 tags,
                 detections,
                 embedding,
+                redacted_key,
             };
             done.push((
                 p.index,
@@ -603,6 +704,43 @@ impl Pipeline {
             ));
         }
         done
+    }
+
+    /// Pixelates `faces` in `img` and writes it to `redacted/<key>` in the results bucket,
+    /// in the original's format family (JPEG stays JPEG, everything else becomes PNG).
+    async fn write_redacted(
+        &self,
+        item: &WorkItem,
+        mut img: RgbImage,
+        faces: &[Detection],
+    ) -> Result<String, PipelineError> {
+        let key = redacted_key(&item.object.key);
+        let lower = item.object.key.to_ascii_lowercase();
+        let (format, content_type) = if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
+            (EncodeFormat::Jpeg { quality: 90 }, "image/jpeg")
+        } else {
+            (EncodeFormat::Png, "image/png")
+        };
+        let boxes: Vec<[f32; 4]> = faces
+            .iter()
+            .map(|f| [f.x_min, f.y_min, f.x_max, f.y_max])
+            .collect();
+        let bytes = tokio::task::spawn_blocking(move || {
+            redact(&mut img, &boxes, RedactStyle::default(), REDACT_MARGIN);
+            encode_image(&img, format)
+        })
+        .await
+        .map_err(|e| VisionError::Runtime(format!("redaction task failed: {e}")))?
+        .map_err(|e| VisionError::Runtime(format!("encoding the redacted copy: {e}")))?;
+        let bucket = self
+            .settings
+            .results_bucket
+            .clone()
+            .unwrap_or_else(|| item.object.bucket.clone());
+        self.sink
+            .put(&bucket, &key, Bytes::from(bytes), content_type)
+            .await?;
+        Ok(key)
     }
 
     /// Writes rows as Parquet: one file per (results bucket, catalog, date), named by
@@ -638,6 +776,10 @@ impl Pipeline {
         Ok(keys)
     }
 }
+
+/// Each face box grows by this fraction of its size on every side before redaction
+/// (BlazeFace boxes are tight around eyes–mouth; hair, ears and chin lie outside).
+const REDACT_MARGIN: f32 = 0.25;
 
 fn ms(t: Instant) -> f32 {
     t.elapsed().as_secs_f32() * 1e3

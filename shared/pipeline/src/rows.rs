@@ -1,7 +1,7 @@
 //! The one place a results row is built.
 
 use chrono::{DateTime, Utc};
-use sightline_core::{Detection, ErrorKind, Label, ResultRow, StageTimings, WorkItem};
+use sightline_core::{Detection, ErrorKind, ImageStats, Label, ResultRow, StageTimings, WorkItem};
 
 /// What is known about the object and the model when its row is built.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +20,8 @@ pub struct RowContext {
     pub execution_provider: String,
     /// Upright image size, if decoded.
     pub size_px: Option<(u32, u32)>,
+    /// Image properties, if decoded.
+    pub stats: Option<ImageStats>,
     /// Stage timings.
     pub timings: StageTimings,
 }
@@ -37,6 +39,8 @@ pub enum RowContent {
         detections: Vec<Detection>,
         /// The classifier's embedding.
         embedding: Option<Vec<f32>>,
+        /// Key of the redacted copy, if one was written.
+        redacted_key: Option<String>,
     },
     /// A permanent failure.
     Failed {
@@ -51,17 +55,27 @@ pub enum RowContent {
 pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> ResultRow {
     let now = Utc::now();
     let created = ctx.created.or(item.object.event_time).unwrap_or(now);
-    let (labels, tags, detections, embedding, error_kind, error) = match content {
+    let (labels, tags, detections, embedding, redacted_key, error_kind, error) = match content {
         RowContent::Analyzed {
             labels,
             tags,
             detections,
             embedding,
-        } => (labels, tags, detections, embedding, None, None),
+            redacted_key,
+        } => (
+            labels,
+            tags,
+            detections,
+            embedding,
+            redacted_key,
+            None,
+            None,
+        ),
         RowContent::Failed { kind, message } => (
             Vec::new(),
             Vec::new(),
             Vec::new(),
+            None,
             None,
             Some(kind),
             Some(message),
@@ -83,10 +97,12 @@ pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> Resul
         processed_at: now,
         width: ctx.size_px.map(|(w, _)| w as i32),
         height: ctx.size_px.map(|(_, h)| h as i32),
+        stats: ctx.stats,
         labels,
         tags,
         detections,
         embedding,
+        redacted_key,
         error_kind,
         error,
         timings: ctx.timings,

@@ -1,6 +1,17 @@
 //! Sightline's model-quality metrics: pure functions, no I/O.
 //!
 //! * [`coco`]: COCO-style detection AP (pycocotools-compatible).
+//! * [`drift`]: label-free drift statistics between a reference and a current window,
+//!   each matching scipy / numpy on committed fixtures (`tests/scipy_parity.rs`, made by
+//!   `tests/fixtures/make_drift_fixtures.py`):
+//!   * numeric features: [`psi`] (Population Stability Index on reference-quantile bins),
+//!     [`ks_statistic`] (two-sample Kolmogorov–Smirnov D), [`wasserstein_normed`]
+//!     (Wasserstein-1 over the reference standard deviation);
+//!   * categorical features: [`psi_categorical`], [`js_distance`] (Jensen–Shannon
+//!     distance, base 2);
+//!   * embeddings: [`embedding_mean_shift`], [`mmd_rbf`] (squared MMD, RBF kernel);
+//!   * [`DriftMethod`], [`Thresholds`] and [`DriftStatus`]: default warn / alert levels
+//!     per statistic and the resulting status.
 //! * Classification metrics, each matching scikit-learn 1.x on committed fixtures
 //!   (`tests/sklearn_parity.rs`, made by `tests/fixtures/make_fixtures.py`):
 //!   * [`Predictions`]: the validated input (true labels, top-1 labels, optional
@@ -20,6 +31,7 @@ pub mod accuracy;
 pub mod calibration;
 pub mod coco;
 pub mod confusion;
+pub mod drift;
 pub mod predictions;
 pub mod prf;
 pub mod roc;
@@ -29,12 +41,18 @@ pub use accuracy::{accuracy, top_k_accuracy, top_k_accuracy_from_lists};
 pub use calibration::{expected_calibration_error, Calibration, CalibrationBin, DEFAULT_ECE_BINS};
 pub use coco::{evaluate as evaluate_detections, DetectionMetrics, LabeledBox};
 pub use confusion::ConfusionMatrix;
+pub use drift::{
+    embedding_mean_shift, js_distance, ks_statistic, mmd_rbf, psi, psi_categorical,
+    wasserstein_normed, DriftMethod, DriftStatus, Thresholds, DEFAULT_PSI_BINS, MMD_MAX_SAMPLES,
+    PSI_EPSILON,
+};
 pub use predictions::Predictions;
 pub use prf::{precision_recall_f1, ClassMetrics, ClassificationReport};
 pub use roc::{roc_auc_ovr, RocAuc};
 pub use threshold::{best_f1_thresholds, BestThreshold};
 
-/// Errors of the classification metrics: inputs that do not describe a valid evaluation.
+/// Errors of the quality metrics and drift statistics: inputs that do not describe a valid
+/// evaluation or comparison.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum QualityError {
     /// No samples: every metric here is undefined on an empty set.
@@ -94,8 +112,8 @@ pub enum QualityError {
         /// The requested `k`.
         k: usize,
     },
-    /// Zero calibration bins were asked for.
-    #[error("the number of calibration bins must be at least 1")]
+    /// Zero bins were asked for (calibration or [`psi`]).
+    #[error("the number of bins must be at least 1")]
     NoBins,
     /// A top-1 confidence outside `[0, 1]`: calibration needs probabilities.
     #[error("confidence {confidence} of sample {row} is outside [0, 1]")]
@@ -105,4 +123,33 @@ pub enum QualityError {
         /// The confidence.
         confidence: f32,
     },
+    /// A drift window (`reference` or `current`) has no values or vectors.
+    #[error("the {what} window is empty")]
+    EmptyWindow {
+        /// Which window: `"reference"` or `"current"`.
+        what: &'static str,
+    },
+    /// A drift input holds NaN or an infinity.
+    #[error("{what} value {index} is not finite")]
+    NonFiniteValue {
+        /// Which window: `"reference"` or `"current"`.
+        what: &'static str,
+        /// Index of the value (for embeddings: of the vector holding it).
+        index: usize,
+    },
+    /// An embedding's dimension differs from the first reference vector's.
+    #[error("{what} vector {index} has dimension {actual}, expected {expected}")]
+    DimensionMismatch {
+        /// Which window: `"reference"` or `"current"`.
+        what: &'static str,
+        /// Index of the vector.
+        index: usize,
+        /// The dimension of the first reference vector.
+        expected: usize,
+        /// The vector's dimension.
+        actual: usize,
+    },
+    /// The embeddings have dimension 0.
+    #[error("embeddings must have at least one dimension")]
+    ZeroDimension,
 }

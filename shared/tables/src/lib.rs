@@ -6,7 +6,10 @@
 
 pub mod results;
 
-pub use results::{result_files, results_schema, ResultFile, EMBEDDING_DIM};
+pub use results::{
+    parse_partition, read_rows, result_files, results_schema, rows_from_batch, ResultFile,
+    EMBEDDING_DIM,
+};
 
 /// Errors of the tables layer.
 #[derive(Debug, thiserror::Error)]

@@ -7,18 +7,19 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, FixedSizeListArray, Float32Array, Int32Array, Int64Array, ListArray, RecordBatch,
-    StringArray, StructArray, TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, Int32Array, Int64Array, ListArray,
+    RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{Float32Type, Int32Type, Int64Type, TimestampMicrosecondType};
 use bytes::Bytes;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
-use sightline_core::ResultRow;
+use sightline_core::{Detection, ErrorKind, ImageStats, Label, ResultRow, StageTimings};
 
 use crate::TablesError;
 
@@ -63,6 +64,9 @@ pub fn results_schema() -> SchemaRef {
         Field::new("processed_at", ts, false),
         Field::new("width", DataType::Int32, true),
         Field::new("height", DataType::Int32, true),
+        Field::new("aspect", DataType::Float32, true),
+        Field::new("brightness", DataType::Float32, true),
+        Field::new("contrast", DataType::Float32, true),
         Field::new("labels", DataType::List(list_item(label_fields())), false),
         Field::new(
             "tags",
@@ -82,6 +86,7 @@ pub fn results_schema() -> SchemaRef {
             ),
             true,
         ),
+        Field::new("redacted_key", DataType::Utf8, true),
         Field::new("error_kind", DataType::Utf8, true),
         Field::new("error", DataType::Utf8, true),
         Field::new("fetch_ms", DataType::Float32, false),
@@ -176,6 +181,15 @@ pub fn to_record_batch(rows: &[ResultRow]) -> Result<RecordBatch, TablesError> {
         ),
         Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.width))),
         Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.height))),
+        Arc::new(Float32Array::from_iter(
+            rows.iter().map(|r| r.stats.map(|s| s.aspect)),
+        )),
+        Arc::new(Float32Array::from_iter(
+            rows.iter().map(|r| r.stats.map(|s| s.brightness)),
+        )),
+        Arc::new(Float32Array::from_iter(
+            rows.iter().map(|r| r.stats.map(|s| s.contrast)),
+        )),
         Arc::new(ListArray::try_new(
             field("labels"),
             offsets(rows, |r| &r.labels),
@@ -201,6 +215,9 @@ pub fn to_record_batch(rows: &[ResultRow]) -> Result<RecordBatch, TablesError> {
             Some(emb_valid),
         )?),
         Arc::new(StringArray::from_iter(
+            rows.iter().map(|r| r.redacted_key.as_deref()),
+        )),
+        Arc::new(StringArray::from_iter(
             rows.iter().map(|r| r.error_kind.map(|k| k.as_str())),
         )),
         Arc::new(StringArray::from_iter(
@@ -211,6 +228,184 @@ pub fn to_record_batch(rows: &[ResultRow]) -> Result<RecordBatch, TablesError> {
         floats(rows.iter().map(|r| r.timings.infer_ms)),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// Reads rows back from a results batch (the inverse of [`to_record_batch`]). `catalog`
+/// and `date` are the partition values from the file's path (see [`parse_partition`]).
+/// Nullable columns missing from older files read as `None`; timings as 0.
+pub fn rows_from_batch(
+    batch: &RecordBatch,
+    catalog: &str,
+    date: NaiveDate,
+) -> Result<Vec<ResultRow>, TablesError> {
+    let bad = |message: String| TablesError::InvalidRow {
+        key: String::new(),
+        message,
+    };
+    let col = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| bad(format!("results file has no {name} column")))
+    };
+    let text = |name: &str| -> Result<Option<&StringArray>, TablesError> {
+        match batch.column_by_name(name) {
+            None => Ok(None),
+            Some(c) => c
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .map(Some)
+                .ok_or_else(|| bad(format!("column {name} is not a string column"))),
+        }
+    };
+    let req_text = |name: &str| -> Result<&StringArray, TablesError> {
+        text(name)?.ok_or_else(|| bad(format!("results file has no {name} column")))
+    };
+    let f32s = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Float32Type>())
+    };
+    let i32s = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Int32Type>())
+    };
+    let (bucket, key, etag) = (req_text("bucket")?, req_text("key")?, req_text("etag")?);
+    let (model, version) = (req_text("model")?, req_text("model_version")?);
+    let ep = text("execution_provider")?;
+    let (redacted, error_kind, error) =
+        (text("redacted_key")?, text("error_kind")?, text("error")?);
+    let size = col("size_bytes")?
+        .as_primitive_opt::<Int64Type>()
+        .ok_or_else(|| bad("size_bytes is not int64".into()))?;
+    let processed = col("processed_at")?
+        .as_primitive_opt::<TimestampMicrosecondType>()
+        .ok_or_else(|| bad("processed_at is not a timestamp".into()))?;
+    let (width, height) = (i32s("width"), i32s("height"));
+    let (aspect, brightness, contrast) = (f32s("aspect"), f32s("brightness"), f32s("contrast"));
+    let (fetch, decode, infer) = (f32s("fetch_ms"), f32s("decode_ms"), f32s("infer_ms"));
+    let labels = col("labels")?
+        .as_list_opt::<i32>()
+        .ok_or_else(|| bad("labels is not a list".into()))?;
+    let dets = col("detections")?
+        .as_list_opt::<i32>()
+        .ok_or_else(|| bad("detections is not a list".into()))?;
+    let tags = col("tags")?
+        .as_list_opt::<i32>()
+        .ok_or_else(|| bad("tags is not a list".into()))?;
+    let emb = batch
+        .column_by_name("embedding")
+        .and_then(|c| c.as_fixed_size_list_opt());
+    let opt_f =
+        |a: Option<&Float32Array>, i: usize| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
+    let opt_i = |a: Option<&Int32Array>, i: usize| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
+    let opt_s = |a: Option<&StringArray>, i: usize| {
+        a.filter(|a| a.is_valid(i)).map(|a| a.value(i).to_string())
+    };
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let l = labels.value(i);
+        let l = l.as_struct();
+        let (lc, ll, ls) = (
+            l.column(0).as_primitive::<Int32Type>(),
+            l.column(1).as_string::<i32>(),
+            l.column(2).as_primitive::<Float32Type>(),
+        );
+        let d = dets.value(i);
+        let d = d.as_struct();
+        let dc: Vec<&Float32Array> = (2..7)
+            .map(|k| d.column(k).as_primitive::<Float32Type>())
+            .collect();
+        let (di, dl) = (
+            d.column(0).as_primitive::<Int32Type>(),
+            d.column(1).as_string::<i32>(),
+        );
+        let t = tags.value(i);
+        let t = t.as_string::<i32>();
+        let stats = match (opt_f(aspect, i), opt_f(brightness, i), opt_f(contrast, i)) {
+            (Some(aspect), Some(brightness), Some(contrast)) => Some(ImageStats {
+                aspect,
+                brightness,
+                contrast,
+            }),
+            _ => None,
+        };
+        rows.push(ResultRow {
+            catalog: catalog.to_string(),
+            date,
+            bucket: bucket.value(i).to_string(),
+            key: key.value(i).to_string(),
+            etag: etag.value(i).to_string(),
+            size_bytes: size.value(i),
+            model: model.value(i).to_string(),
+            model_version: version.value(i).to_string(),
+            execution_provider: opt_s(ep, i).unwrap_or_default(),
+            processed_at: DateTime::from_timestamp_micros(processed.value(i)).unwrap_or_default(),
+            width: opt_i(width, i),
+            height: opt_i(height, i),
+            stats,
+            labels: (0..l.len())
+                .map(|k| Label {
+                    class_id: lc.value(k),
+                    label: ll.value(k).to_string(),
+                    score: ls.value(k),
+                })
+                .collect(),
+            tags: (0..t.len()).map(|k| t.value(k).to_string()).collect(),
+            detections: (0..d.len())
+                .map(|k| Detection {
+                    class_id: di.value(k),
+                    label: dl.value(k).to_string(),
+                    score: dc[0].value(k),
+                    x_min: dc[1].value(k),
+                    y_min: dc[2].value(k),
+                    x_max: dc[3].value(k),
+                    y_max: dc[4].value(k),
+                })
+                .collect(),
+            embedding: emb
+                .filter(|e| e.is_valid(i))
+                .map(|e| e.value(i).as_primitive::<Float32Type>().values().to_vec()),
+            redacted_key: opt_s(redacted, i),
+            error_kind: opt_s(error_kind, i).and_then(|c| ErrorKind::from_code(&c)),
+            error: opt_s(error, i),
+            timings: StageTimings {
+                fetch_ms: opt_f(fetch, i).unwrap_or(0.0),
+                decode_ms: opt_f(decode, i).unwrap_or(0.0),
+                infer_ms: opt_f(infer, i).unwrap_or(0.0),
+            },
+        });
+    }
+    Ok(rows)
+}
+
+/// Reads every row of one results Parquet file stored at `key`
+/// (`…catalog=<c>/date=<d>/….parquet`).
+pub fn read_rows(key: &str, bytes: Bytes) -> Result<Vec<ResultRow>, TablesError> {
+    let (catalog, date) = parse_partition(key).ok_or_else(|| TablesError::InvalidRow {
+        key: key.to_string(),
+        message: "path has no catalog=<c>/date=<YYYY-MM-DD>/ partition".into(),
+    })?;
+    let mut rows = Vec::new();
+    for b in read_parquet(bytes)? {
+        rows.extend(rows_from_batch(&b, &catalog, date)?);
+    }
+    Ok(rows)
+}
+
+/// The `(catalog, date)` partition values of a key like
+/// `results/catalog=retail/date=2026-11-26/part-….parquet`.
+pub fn parse_partition(key: &str) -> Option<(String, NaiveDate)> {
+    let mut catalog = None;
+    let mut date = None;
+    for part in key.split('/') {
+        if let Some(c) = part.strip_prefix("catalog=") {
+            catalog = Some(c.to_string());
+        } else if let Some(d) = part.strip_prefix("date=") {
+            date = NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+        }
+    }
+    Some((catalog?, date?))
 }
 
 /// Encodes a batch as a ZSTD-compressed Parquet file.
@@ -306,9 +501,7 @@ pub fn result_files(prefix: &str, rows: &[ResultRow]) -> Result<Vec<ResultFile>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{Array, AsArray};
     use chrono::{TimeZone, Utc};
-    use sightline_core::{Detection, ErrorKind, Label, StageTimings};
 
     fn row(key: &str, ok: bool) -> ResultRow {
         ResultRow {
@@ -324,6 +517,11 @@ mod tests {
             processed_at: Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
             width: ok.then_some(640),
             height: ok.then_some(480),
+            stats: ok.then_some(ImageStats {
+                aspect: 4.0 / 3.0,
+                brightness: 120.0,
+                contrast: 50.0,
+            }),
             labels: if ok {
                 vec![
                     Label {
@@ -355,6 +553,7 @@ mod tests {
                 vec![]
             },
             embedding: ok.then(|| vec![0.5; 1280]),
+            redacted_key: ok.then(|| format!("redacted/{key}")),
             error_kind: (!ok).then_some(ErrorKind::CorruptImage),
             error: (!ok).then(|| "bad".into()),
             timings: StageTimings {
@@ -389,6 +588,20 @@ mod tests {
         let ek = b.column_by_name("error_kind").unwrap().as_string::<i32>();
         assert!(ek.is_null(0));
         assert_eq!(ek.value(1), "corrupt_image");
+        let back = read_rows(&files[0].key, files[0].bytes.clone()).unwrap();
+        assert_eq!(back, rows, "the typed reader is the writer's inverse");
+    }
+
+    #[test]
+    fn partitions_parse_from_keys() {
+        assert_eq!(
+            parse_partition("results/catalog=retail/date=2026-11-26/part-x.parquet"),
+            Some((
+                "retail".into(),
+                NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+            ))
+        );
+        assert_eq!(parse_partition("results/catalog=retail/x.parquet"), None);
     }
 
     #[test]

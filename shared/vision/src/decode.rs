@@ -11,6 +11,8 @@ use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader, Limits};
 
+use sightline_core::ImageStats;
+
 use crate::VisionError;
 
 /// Limits applied before decoding.
@@ -29,6 +31,34 @@ pub struct RgbImage {
     pub height: u32,
     /// `width * height * 3` bytes.
     pub pixels: Vec<u8>,
+}
+
+impl RgbImage {
+    /// Aspect ratio, mean luma and luma standard deviation (ITU-R BT.601 weights, 0..255),
+    /// from a regular grid of at most ~65 536 pixels (every pixel of images up to that
+    /// size): cheap enough to compute for every image, precise to well under one grey
+    /// level, and deterministic.
+    pub fn stats(&self) -> ImageStats {
+        let (w, h) = (self.width as usize, self.height as usize);
+        let step = (((w * h) as f64 / 65_536.0).sqrt().ceil() as usize).max(1);
+        let (mut n, mut sum, mut sq) = (0u64, 0f64, 0f64);
+        for y in (0..h).step_by(step) {
+            let row = &self.pixels[y * w * 3..(y + 1) * w * 3];
+            for px in row.chunks_exact(3).step_by(step) {
+                let l = 0.299 * px[0] as f64 + 0.587 * px[1] as f64 + 0.114 * px[2] as f64;
+                n += 1;
+                sum += l;
+                sq += l * l;
+            }
+        }
+        let n = n.max(1) as f64;
+        let mean = sum / n;
+        ImageStats {
+            aspect: self.width as f32 / self.height.max(1) as f32,
+            brightness: mean as f32,
+            contrast: (sq / n - mean * mean).max(0.0).sqrt() as f32,
+        }
+    }
 }
 
 /// Decodes JPEG, PNG, GIF (first frame) or WebP; converts grey, CMYK, 16-bit and alpha
@@ -152,6 +182,29 @@ fn classify(e: ImageError) -> VisionError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stats_of_flat_and_split_images() {
+        let grey = super::RgbImage {
+            width: 4,
+            height: 2,
+            pixels: vec![100; 24],
+        };
+        let s = grey.stats();
+        assert_eq!(s.aspect, 2.0);
+        assert!((s.brightness - 100.0).abs() < 1e-3 && s.contrast < 1e-3, "{s:?}");
+        // Half black, half white: mean 127.5, standard deviation 127.5.
+        let mut pixels = vec![0u8; 12];
+        pixels.extend([255u8; 12]);
+        let split = super::RgbImage {
+            width: 4,
+            height: 2,
+            pixels,
+        };
+        let s = split.stats();
+        assert!((s.brightness - 127.5).abs() < 1e-3, "{s:?}");
+        assert!((s.contrast - 127.5).abs() < 1e-3, "{s:?}");
+    }
+
     use super::*;
 
     #[test]

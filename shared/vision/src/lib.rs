@@ -9,10 +9,12 @@
 //! * [`classify`]: softmax, top-k, catalog tags.
 //! * [`face`]: BlazeFace anchor decoding.
 //! * [`detect`]: detector rows → boxes in image pixels, thresholds, class-aware NMS.
+//! * [`draw`]: detection boxes, captions and redaction drawn onto decoded images.
 
 pub mod classify;
 pub mod decode;
 pub mod detect;
+pub mod draw;
 pub mod engine;
 pub mod face;
 pub mod manifest;
@@ -23,6 +25,7 @@ pub mod runtime;
 pub use classify::{Classification, Classifier};
 pub use decode::{decode_image, DecodeLimits, RgbImage};
 pub use detect::DetectionFilter;
+pub use draw::{draw_caption, draw_detections, encode_image, redact, EncodeFormat, RedactStyle};
 pub use engine::{Engine, ModelOutput};
 pub use manifest::{ModelManifest, ModelRegistry};
 pub use preprocess::{ClassifierPreprocess, Letterbox, Preprocess};

@@ -1,0 +1,620 @@
+//! From two windows of result rows (and ground truth, where it exists) to a [`Report`]:
+//! pure computation, no I/O.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{NaiveDate, Utc};
+use sightline_core::ResultRow;
+use sightline_quality::{
+    best_f1_thresholds, embedding_mean_shift, evaluate_detections, expected_calibration_error,
+    js_distance, ks_statistic, mmd_rbf, precision_recall_f1, psi, psi_categorical,
+    roc_auc_ovr, wasserstein_normed, ConfusionMatrix, DriftMethod, DriftStatus, LabeledBox,
+    Predictions, Thresholds, DEFAULT_ECE_BINS,
+};
+
+use crate::labels::{normalise_name, ClassRef, GroundTruth};
+use crate::summary::{
+    ApRow, ClassRow, ClassificationSummary, Confusion, DetectionSummary, DriftCheck,
+    FloorCheck, Histogram, Prf, ReliabilityBin, Report, WindowSummary,
+};
+use crate::ReportError;
+
+/// What a report checks, with documented defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportConfig {
+    /// Catalog to report on.
+    pub catalog: String,
+    /// The report's date: relative windows count from it; its tables go under it.
+    pub as_of: NaiveDate,
+    /// Reference window (see [`crate::window`]). Default: [`crate::window::DEFAULT_REFERENCE`].
+    pub reference: String,
+    /// Current window. Default: [`crate::window::DEFAULT_CURRENT`].
+    pub current: String,
+    /// The key prefix uploads arrive under (`incoming/`), to join labels by relative key.
+    pub incoming_prefix: String,
+    /// Top-1 accuracy below this requests retraining. Default: 0.7.
+    pub accuracy_floor: Option<f64>,
+    /// Macro F1 below this requests retraining. Default: none.
+    pub macro_f1_floor: Option<f64>,
+    /// Detector mAP@0.5:0.95 below this requests retraining. Default: 0.2.
+    pub map_floor: Option<f64>,
+    /// Most PSI bins (fewer for small windows, see [`psi_bins_for`]). Default: 10.
+    pub psi_bins: usize,
+    /// Label permutations behind each test's noise floor (see [`noise_floor`]). Default: 40.
+    pub permutations: usize,
+}
+
+impl ReportConfig {
+    /// The defaults for `catalog` on `as_of`.
+    pub fn new(catalog: &str, as_of: NaiveDate) -> ReportConfig {
+        ReportConfig {
+            catalog: catalog.to_string(),
+            as_of,
+            reference: crate::window::DEFAULT_REFERENCE.to_string(),
+            current: crate::window::DEFAULT_CURRENT.to_string(),
+            incoming_prefix: "incoming/".to_string(),
+            accuracy_floor: Some(0.7),
+            macro_f1_floor: None,
+            map_floor: Some(0.2),
+            psi_bins: sightline_quality::DEFAULT_PSI_BINS,
+            permutations: 40,
+        }
+    }
+}
+
+/// PSI bins for windows of `n_ref` and `n_cur` values: at most `max_bins`, and about one
+/// bin per 20 values of the smaller window (at least 2), so that sampling noise alone
+/// (expected PSI ≈ (bins − 1)(1/n_ref + 1/n_cur)) stays well below the 0.1 warn level.
+pub fn psi_bins_for(n_ref: usize, n_cur: usize, max_bins: usize) -> usize {
+    (n_ref.min(n_cur) / 20).clamp(2, max_bins.max(2))
+}
+
+/// A deterministic xorshift generator for permutations (no external RNG, same report for
+/// the same rows).
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// The largest value of `stat` over `permutations` random re-splits of the pooled sample
+/// into windows of the original sizes: what the statistic reaches with no drift at all.
+/// A test warns (alerts) only when its value reaches both the effect-size threshold and
+/// this floor, i.e. it is also significant at p < 1/(permutations + 1) — without that, a
+/// 0.1 effect-size level would fire on sampling noise alone in small windows.
+pub fn noise_floor<T: Clone>(
+    reference: &[T],
+    current: &[T],
+    permutations: usize,
+    stat: impl Fn(&[T], &[T]) -> Option<f64>,
+) -> f64 {
+    let mut pooled: Vec<T> = reference.iter().chain(current).cloned().collect();
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut worst = 0f64;
+    for _ in 0..permutations {
+        for i in (1..pooled.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            pooled.swap(i, j);
+        }
+        let (a, b) = pooled.split_at(reference.len());
+        if let Some(v) = stat(a, b) {
+            worst = worst.max(v);
+        }
+    }
+    worst
+}
+
+fn check(
+    feature: &str,
+    method: DriftMethod,
+    value: f64,
+    floor: f64,
+    n: (usize, usize),
+) -> DriftCheck {
+    let d = method.default_thresholds();
+    let thresholds = Thresholds {
+        warn: d.warn.max(floor),
+        alert: d.alert.max(floor),
+    };
+    DriftCheck {
+        feature: feature.to_string(),
+        method,
+        value,
+        status: thresholds.status(value),
+        thresholds,
+        n_reference: n.0,
+        n_current: n.1,
+    }
+}
+
+/// Numeric drift tests (PSI, KS, normed Wasserstein) of one feature.
+fn numeric_checks(
+    feature: &str,
+    r: &[f64],
+    c: &[f64],
+    cfg: &ReportConfig,
+    out: &mut Vec<DriftCheck>,
+) {
+    if r.is_empty() || c.is_empty() {
+        return;
+    }
+    let n = (r.len(), c.len());
+    let bins = psi_bins_for(r.len(), c.len(), cfg.psi_bins);
+    let tests: [(DriftMethod, &dyn Fn(&[f64], &[f64]) -> Option<f64>); 3] = [
+        (DriftMethod::Psi, &|a, b| psi(a, b, bins).ok()),
+        (DriftMethod::KolmogorovSmirnov, &|a, b| ks_statistic(a, b).ok()),
+        (DriftMethod::Wasserstein, &|a, b| wasserstein_normed(a, b).ok()),
+    ];
+    for (method, f) in tests {
+        if let Some(v) = f(r, c) {
+            let floor = noise_floor(r, c, cfg.permutations, f);
+            out.push(check(feature, method, v, floor, n));
+        }
+    }
+}
+
+/// Categorical drift tests (PSI, Jensen–Shannon distance) of one feature.
+fn categorical_checks(
+    feature: &str,
+    r: &[String],
+    c: &[String],
+    cfg: &ReportConfig,
+    out: &mut Vec<DriftCheck>,
+) {
+    if r.is_empty() || c.is_empty() {
+        return;
+    }
+    let n = (r.len(), c.len());
+    let tests: [(DriftMethod, &dyn Fn(&[String], &[String]) -> Option<f64>); 2] = [
+        (DriftMethod::Psi, &|a, b| psi_categorical(a, b).ok()),
+        (DriftMethod::JensenShannon, &|a, b| js_distance(a, b).ok()),
+    ];
+    for (method, f) in tests {
+        if let Some(v) = f(r, c) {
+            let floor = noise_floor(r, c, cfg.permutations, f);
+            out.push(check(feature, method, v, floor, n));
+        }
+    }
+}
+
+/// Shared equal-width bins over both windows, as fractions of each.
+fn histogram(feature: &str, r: &[f64], c: &[f64], bins: usize) -> Option<Histogram> {
+    if r.is_empty() || c.is_empty() {
+        return None;
+    }
+    let all = r.iter().chain(c);
+    let lo = all.clone().copied().fold(f64::INFINITY, f64::min);
+    let hi = all.copied().fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+    let width = (hi - lo) / bins as f64;
+    let frac = |v: &[f64]| {
+        let mut h = vec![0f64; bins];
+        for x in v {
+            let i = (((x - lo) / width) as usize).min(bins - 1);
+            h[i] += 1.0 / v.len() as f64;
+        }
+        h
+    };
+    Some(Histogram {
+        feature: feature.to_string(),
+        edges: (0..=bins).map(|i| lo + width * i as f64).collect(),
+        reference: frac(r),
+        current: frac(c),
+    })
+}
+
+/// The numeric features of the results table that drift is measured on.
+const NUMERIC_FEATURES: [&str; 7] = [
+    "top1_confidence",
+    "brightness",
+    "contrast",
+    "aspect",
+    "width",
+    "height",
+    "detections",
+];
+
+fn feature_values(rows: &[&ResultRow], feature: &str, detects: bool) -> Vec<f64> {
+    rows.iter()
+        .filter_map(|r| {
+            let s = r.stats;
+            match feature {
+                "top1_confidence" => r.labels.first().map(|l| l.score as f64),
+                "brightness" => s.map(|s| s.brightness as f64),
+                "contrast" => s.map(|s| s.contrast as f64),
+                "aspect" => s.map(|s| s.aspect as f64),
+                "width" => r.width.map(f64::from),
+                "height" => r.height.map(f64::from),
+                "detections" if detects => Some(r.detections.len() as f64),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Every drift test between the analysed rows of two windows.
+pub fn drift_checks(
+    reference: &[ResultRow],
+    current: &[ResultRow],
+    cfg: &ReportConfig,
+) -> (Vec<DriftCheck>, Vec<Histogram>) {
+    let mut out = Vec::new();
+    let mut hists = Vec::new();
+    let outcome = |rows: &[ResultRow]| -> Vec<String> {
+        rows.iter()
+            .map(|r| r.error_kind.map_or("ok", |k| k.as_str()).to_string())
+            .collect()
+    };
+    categorical_checks("outcome", &outcome(reference), &outcome(current), cfg, &mut out);
+    fn ok(rows: &[ResultRow]) -> Vec<&ResultRow> {
+        rows.iter().filter(|r| r.error_kind.is_none()).collect()
+    }
+    let (r, c) = (ok(reference), ok(current));
+    let top1 = |rows: &[&ResultRow]| -> Vec<String> {
+        rows.iter()
+            .filter_map(|r| r.labels.first().map(|l| l.label.clone()))
+            .collect()
+    };
+    categorical_checks("top1_class", &top1(&r), &top1(&c), cfg, &mut out);
+    let detects = r.iter().chain(&c).any(|x| !x.detections.is_empty());
+    for f in NUMERIC_FEATURES {
+        let (a, b) = (feature_values(&r, f, detects), feature_values(&c, f, detects));
+        numeric_checks(f, &a, &b, cfg, &mut out);
+        if ["top1_confidence", "brightness", "contrast"].contains(&f) {
+            hists.extend(histogram(f, &a, &b, 20));
+        }
+    }
+    let emb = |rows: &[&ResultRow]| -> Vec<Vec<f32>> {
+        rows.iter().filter_map(|r| r.embedding.clone()).collect()
+    };
+    let (a, b) = (emb(&r), emb(&c));
+    if !a.is_empty() && !b.is_empty() {
+        let n = (a.len(), b.len());
+        let shift = |x: &[Vec<f32>], y: &[Vec<f32>]| embedding_mean_shift(x, y).ok();
+        if let Some(v) = shift(&a, &b) {
+            let floor = noise_floor(&a, &b, cfg.permutations, shift);
+            out.push(check("embedding", DriftMethod::MeanShift, v, floor, n));
+        }
+        if let Ok(v) = mmd_rbf(&a, &b) {
+            // The permutation floor of MMD would cost a kernel matrix per permutation;
+            // its no-drift level, ≈ 0.4 (1/n + 1/m), is far below the 0.02 warn level
+            // for windows of 40 images or more.
+            out.push(check("embedding", DriftMethod::Mmd, v, 0.0, n));
+        }
+    }
+    (out, hists)
+}
+
+/// Class ids and names across both windows' stored labels.
+struct ClassNames {
+    by_id: BTreeMap<i32, String>,
+    by_name: HashMap<String, i32>,
+}
+
+impl ClassNames {
+    fn from_rows<'a>(pairs: impl Iterator<Item = (i32, &'a str)>) -> ClassNames {
+        let mut by_id = BTreeMap::new();
+        let mut by_name = HashMap::new();
+        for (id, name) in pairs {
+            by_id.entry(id).or_insert_with(|| name.to_string());
+            by_name.entry(normalise_name(name)).or_insert(id);
+        }
+        ClassNames { by_id, by_name }
+    }
+
+    /// The id of a labelled class; names the model never output get fresh negative ids.
+    fn resolve(&mut self, c: &ClassRef) -> i32 {
+        match c {
+            ClassRef::Index(i) => *i,
+            ClassRef::Name(n) => {
+                let key = normalise_name(n);
+                if let Some(&id) = self.by_name.get(&key) {
+                    return id;
+                }
+                let id = -1 - self.by_name.values().filter(|&&v| v < 0).count() as i32;
+                self.by_name.insert(key, id);
+                self.by_id.insert(id, n.clone());
+                id
+            }
+        }
+    }
+
+    fn name(&self, id: i32) -> String {
+        self.by_id
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("class {id}"))
+    }
+}
+
+/// Classification metrics of the labelled, analysed rows.
+fn classification(
+    rows: &[&ResultRow],
+    truth: &GroundTruth,
+    cfg: &ReportConfig,
+    names: &mut ClassNames,
+) -> Result<Option<ClassificationSummary>, ReportError> {
+    let mut pairs: Vec<(i32, &ResultRow)> = Vec::new();
+    for r in rows {
+        if let (Some(c), Some(_)) = (
+            truth.class_of(&r.key, &cfg.catalog, &cfg.incoming_prefix),
+            r.labels.first(),
+        ) {
+            pairs.push((names.resolve(c), r));
+        }
+    }
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let classes: Vec<i32> = pairs
+        .iter()
+        .flat_map(|(t, r)| [*t, r.labels[0].class_id])
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let index: HashMap<i32, usize> = classes.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let m = classes.len();
+    let y_true: Vec<usize> = pairs.iter().map(|(t, _)| index[t]).collect();
+    let y_pred: Vec<usize> = pairs.iter().map(|(_, r)| index[&r.labels[0].class_id]).collect();
+    // Scores: the stored top-k probabilities; classes outside a row's top-k count as 0.
+    let mut scores = vec![0f32; pairs.len() * m];
+    for (i, (_, r)) in pairs.iter().enumerate() {
+        for l in &r.labels {
+            if let Some(&j) = index.get(&l.class_id) {
+                scores[i * m + j] = l.score.clamp(0.0, 1.0);
+            }
+        }
+    }
+    let p = Predictions::new(&y_true, &y_pred, m)?.with_scores(&scores)?;
+    let cm = ConfusionMatrix::from_predictions(&p);
+    let prf = precision_recall_f1(&cm);
+    let roc = roc_auc_ovr(&p)?;
+    let cal = expected_calibration_error(&p, DEFAULT_ECE_BINS)?;
+    let best = best_f1_thresholds(&p)?;
+    let top5 = pairs
+        .iter()
+        .all(|(_, r)| r.labels.len() >= 5)
+        .then(|| {
+            pairs
+                .iter()
+                .filter(|(t, r)| r.labels.iter().take(5).any(|l| l.class_id == *t))
+                .count() as f64
+                / pairs.len() as f64
+        });
+    let prf_of = |c: &sightline_quality::ClassMetrics| Prf {
+        precision: c.precision,
+        recall: c.recall,
+        f1: c.f1,
+    };
+    let mut per_class: Vec<ClassRow> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| ClassRow {
+            class_id: id,
+            label: names.name(id),
+            prf: prf_of(&prf.per_class[i]),
+            support: cm.support(i) as usize,
+            best_threshold: best[i].map(|b| b.threshold as f64),
+            best_f1: best[i].map(|b| b.f1),
+        })
+        .collect();
+    per_class.sort_by(|a, b| b.support.cmp(&a.support).then(a.label.cmp(&b.label)));
+    // The confusion matrix shown: the classes most involved (support + errors), ≤ 20.
+    let mut involvement: Vec<(u64, usize)> = (0..m)
+        .map(|i| (cm.support(i) + cm.predicted(i) - cm.true_positives(i), i))
+        .collect();
+    involvement.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut shown: Vec<usize> = involvement.iter().take(20).map(|x| x.1).collect();
+    shown.sort_by_key(|&i| names.name(classes[i]));
+    let confusion = Confusion {
+        labels: shown.iter().map(|&i| names.name(classes[i])).collect(),
+        matrix: shown
+            .iter()
+            .map(|&t| shown.iter().map(|&q| cm.get(t, q)).collect())
+            .collect(),
+        total_classes: m,
+    };
+    Ok(Some(ClassificationSummary {
+        samples: pairs.len(),
+        classes: m,
+        accuracy: sightline_quality::accuracy(&p),
+        top5_accuracy: top5,
+        macro_avg: prf_of(&prf.macro_avg),
+        micro_avg: prf_of(&prf.micro_avg),
+        weighted_avg: prf_of(&prf.weighted_avg),
+        roc_auc_macro: roc.macro_over_defined(),
+        ece: cal.ece,
+        per_class,
+        confusion,
+        reliability: cal
+            .bins
+            .iter()
+            .map(|b| ReliabilityBin {
+                lower: b.lower,
+                upper: b.upper,
+                count: b.count,
+                confidence: b.confidence,
+                accuracy: b.accuracy,
+            })
+            .collect(),
+    }))
+}
+
+/// COCO-style detection metrics of the rows that have ground-truth boxes.
+fn detection(rows: &[&ResultRow], truth: &GroundTruth, cfg: &ReportConfig) -> Option<DetectionSummary> {
+    let mut names = ClassNames::from_rows(
+        rows.iter()
+            .flat_map(|r| r.detections.iter().map(|d| (d.class_id, d.label.as_str()))),
+    );
+    let (mut gt, mut dets) = (Vec::new(), Vec::new());
+    let mut images = 0;
+    for (image, r) in rows.iter().enumerate() {
+        let Some(boxes) = truth.boxes_of(&r.key, &cfg.catalog, &cfg.incoming_prefix) else {
+            continue;
+        };
+        let (Some(w), Some(h)) = (r.width, r.height) else {
+            continue;
+        };
+        images += 1;
+        for b in boxes {
+            let s = if b.relative { [w as f64, h as f64] } else { [1.0, 1.0] };
+            gt.push(LabeledBox {
+                image: image as u64,
+                class_id: names.resolve(&b.class),
+                bbox: [b.bbox[0] * s[0], b.bbox[1] * s[1], b.bbox[2] * s[0], b.bbox[3] * s[1]],
+                score: 1.0,
+            });
+        }
+        for d in &r.detections {
+            dets.push(LabeledBox {
+                image: image as u64,
+                class_id: d.class_id,
+                bbox: [d.x_min as f64, d.y_min as f64, d.x_max as f64, d.y_max as f64],
+                score: d.score as f64,
+            });
+        }
+    }
+    if images == 0 {
+        return None;
+    }
+    let m = evaluate_detections(&gt, &dets);
+    let mut per_class: Vec<ApRow> = m
+        .per_class
+        .iter()
+        .map(|(id, ap)| ApRow {
+            label: names.name(*id),
+            ap: *ap,
+            ground_truth: m.support.get(id).copied().unwrap_or(0),
+        })
+        .collect();
+    per_class.sort_by(|a, b| b.ground_truth.cmp(&a.ground_truth).then(a.label.cmp(&b.label)));
+    Some(DetectionSummary {
+        images,
+        map: m.map,
+        map50: m.map50,
+        per_class,
+    })
+}
+
+fn window_summary(spec: &str, rows: &[ResultRow], labelled: usize) -> WindowSummary {
+    WindowSummary {
+        spec: spec.to_string(),
+        rows: rows.len(),
+        errors: rows.iter().filter(|r| r.error_kind.is_some()).count(),
+        labelled,
+        first_date: rows.iter().map(|r| r.date).min(),
+        last_date: rows.iter().map(|r| r.date).max(),
+    }
+}
+
+/// The most frequent value of `f` over `rows` ("" when empty).
+fn most_common(rows: &[ResultRow], f: impl Fn(&ResultRow) -> &str) -> String {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in rows.iter().filter(|r| !f(r).is_empty()) {
+        *count.entry(f(r)).or_default() += 1;
+    }
+    count
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(v, _)| v.to_string())
+        .unwrap_or_default()
+}
+
+/// Computes the report for two windows (rows already selected, one per image).
+pub fn compute(
+    cfg: &ReportConfig,
+    reference: &[ResultRow],
+    current: &[ResultRow],
+    truth: &GroundTruth,
+) -> Result<Report, ReportError> {
+    let mut notes = Vec::new();
+    let analysed: Vec<&ResultRow> = current.iter().filter(|r| r.error_kind.is_none()).collect();
+    let mut names = ClassNames::from_rows(
+        reference
+            .iter()
+            .chain(current)
+            .flat_map(|r| r.labels.iter().map(|l| (l.class_id, l.label.as_str()))),
+    );
+    let classification = classification(&analysed, truth, cfg, &mut names)?;
+    let detection = detection(&analysed, truth, cfg);
+    if truth.is_empty() {
+        notes.push(format!(
+            "no ground truth under labels/{}/: metrics are skipped, drift is label-free",
+            cfg.catalog
+        ));
+    } else if classification.is_none() && detection.is_none() {
+        notes.push("ground truth exists but matches no analysed image of the current window".into());
+    }
+    let (drift, histograms) = if reference.is_empty() || current.is_empty() {
+        notes.push(format!(
+            "drift skipped: the {} window has no rows",
+            if reference.is_empty() { "reference" } else { "current" }
+        ));
+        (Vec::new(), Vec::new())
+    } else {
+        drift_checks(reference, current, cfg)
+    };
+    let mut floors = Vec::new();
+    let mut floor = |metric: &str, value: Option<f64>, floor: Option<f64>| {
+        if let (Some(value), Some(floor)) = (value, floor) {
+            floors.push(FloorCheck {
+                metric: metric.to_string(),
+                value,
+                floor,
+                passed: value >= floor,
+            });
+        }
+    };
+    let c = classification.as_ref();
+    floor("accuracy", c.map(|c| c.accuracy), cfg.accuracy_floor);
+    floor("macro_f1", c.map(|c| c.macro_avg.f1), cfg.macro_f1_floor);
+    floor("map", detection.as_ref().map(|d| d.map), cfg.map_floor);
+    let status = drift
+        .iter()
+        .map(|d| d.status)
+        .chain(floors.iter().filter(|f| !f.passed).map(|_| DriftStatus::Alert))
+        .max()
+        .unwrap_or(DriftStatus::Ok);
+    let labelled = classification.as_ref().map_or(0, |c| c.samples);
+    let base = if current.is_empty() { reference } else { current };
+    Ok(Report {
+        catalog: cfg.catalog.clone(),
+        generated_at: Utc::now(),
+        date: cfg.as_of,
+        model: most_common(base, |r| &r.model),
+        model_version: most_common(base, |r| &r.model_version),
+        reference: window_summary(&cfg.reference, reference, 0),
+        current: window_summary(&cfg.current, current, labelled),
+        classification,
+        detection,
+        drift,
+        histograms,
+        floors,
+        status,
+        retrain: None,
+        notes,
+    })
+}
+
+/// Why a report asks for retraining: failed floors and alerting drift tests, one line each.
+pub fn retrain_reasons(report: &Report) -> Vec<String> {
+    let floors = report.floors.iter().filter(|f| !f.passed).map(|f| {
+        format!("{} {:.4} is below the floor {:.4}", f.metric, f.value, f.floor)
+    });
+    let drift = report
+        .drift
+        .iter()
+        .filter(|d| d.status == DriftStatus::Alert)
+        .map(|d| {
+            format!(
+                "{} drift: {} = {:.4} reached alert ({:.4})",
+                d.feature, d.method, d.value, d.thresholds.alert
+            )
+        });
+    floors.chain(drift).collect()
+}

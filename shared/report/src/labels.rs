@@ -1,0 +1,391 @@
+//! Ground truth: labels for a catalog's images, read from `labels/<catalog>/` in the bucket
+//! and joined to result rows by key.
+//!
+//! Formats (any mix of files under the prefix):
+//! * `*.csv`: a header, a key column (`key`, `file`, `image` or `filename`) and a class
+//!   column (`label`, `class_index`, `class_id`, `class` or `name`, first found wins). A
+//!   class that parses as an integer is a class index of the model's label file; anything
+//!   else is a class name.
+//! * `*.parquet`: the same columns (strings or integers).
+//! * `*.txt`: YOLO boxes for the image with the same stem: `class cx cy w h` per line,
+//!   relative to the image size; `class` is the detector's class index.
+//! * `*.json`: COCO annotations (`images[].file_name`, `annotations[].bbox` as
+//!   `[x, y, w, h]` in pixels, `categories[].name` naming detector classes).
+//!
+//! A label's key joins a result row when it equals the row's key, the key below
+//! `incoming/<catalog>/`, or the file name (YOLO: the file stem).
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use bytes::Bytes;
+use sightline_storage::Store;
+
+use crate::ReportError;
+
+/// A class as a labels file gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClassRef {
+    /// Index in the model's label file.
+    Index(i32),
+    /// Class name (matched case-insensitively, `_` as space).
+    Name(String),
+}
+
+impl ClassRef {
+    fn parse(s: &str) -> ClassRef {
+        let s = s.trim();
+        match s.parse::<i32>() {
+            Ok(i) => ClassRef::Index(i),
+            Err(_) => ClassRef::Name(s.to_string()),
+        }
+    }
+}
+
+/// A normalised class name for matching: lower case, `_` and runs of spaces as one space.
+pub fn normalise_name(name: &str) -> String {
+    name.replace('_', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// One ground-truth box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruthBox {
+    /// Its class.
+    pub class: ClassRef,
+    /// Corners; relative to the image size (0..1) when `relative`, else pixels.
+    pub bbox: [f64; 4],
+    /// Whether `bbox` is relative (YOLO) or in pixels (COCO).
+    pub relative: bool,
+}
+
+/// Every label found for a catalog.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroundTruth {
+    /// Image key (as the labels give it) → class.
+    pub classes: HashMap<String, ClassRef>,
+    /// Image key or stem → boxes.
+    pub boxes: HashMap<String, Vec<TruthBox>>,
+    /// Label files read.
+    pub files: Vec<String>,
+}
+
+impl GroundTruth {
+    /// Whether no label was found.
+    pub fn is_empty(&self) -> bool {
+        self.classes.is_empty() && self.boxes.is_empty()
+    }
+
+    /// The keys a result row's label may be filed under, most specific first.
+    fn candidates(key: &str, catalog: &str, incoming_prefix: &str) -> Vec<String> {
+        let mut out = vec![key.to_string()];
+        if let Some(rest) = key.strip_prefix(&format!("{incoming_prefix}{catalog}/")) {
+            out.push(rest.to_string());
+        }
+        let file = key.rsplit('/').next().unwrap_or(key);
+        out.push(file.to_string());
+        out
+    }
+
+    /// The class label of the image at `key`, if any.
+    pub fn class_of(&self, key: &str, catalog: &str, incoming_prefix: &str) -> Option<&ClassRef> {
+        Self::candidates(key, catalog, incoming_prefix)
+            .iter()
+            .find_map(|k| self.classes.get(k))
+    }
+
+    /// The boxes of the image at `key`, if any file labels it.
+    pub fn boxes_of(&self, key: &str, catalog: &str, incoming_prefix: &str) -> Option<&[TruthBox]> {
+        let mut c = Self::candidates(key, catalog, incoming_prefix);
+        let file = c.last().cloned().unwrap_or_default();
+        if let Some((stem, _)) = file.rsplit_once('.') {
+            c.push(stem.to_string());
+        }
+        c.iter().find_map(|k| self.boxes.get(k)).map(Vec::as_slice)
+    }
+
+    /// Reads every labels file under `prefix` (e.g. `labels/retail/`) in `bucket`.
+    pub async fn load(
+        store: &Store,
+        bucket: &str,
+        prefix: &str,
+        max_bytes: u64,
+    ) -> Result<GroundTruth, ReportError> {
+        let mut truth = GroundTruth::default();
+        let mut objects = store.list(bucket, prefix).await?;
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        for o in objects {
+            let ext = o.key.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+            let Some(ext) = ext.filter(|e| ["csv", "parquet", "txt", "json"].contains(&e.as_str()))
+            else {
+                continue;
+            };
+            let bytes = store.get(bucket, &o.key, max_bytes).await?.bytes;
+            let bad = |message: String| ReportError::Labels {
+                key: o.key.clone(),
+                message,
+            };
+            match ext.as_str() {
+                "csv" => {
+                    let text = String::from_utf8(bytes.to_vec())
+                        .map_err(|_| bad("not UTF-8 text".into()))?;
+                    truth.add_table(&parse_csv(&text).map_err(bad)?).map_err(bad)?;
+                }
+                "parquet" => truth.add_table(&parquet_table(bytes).map_err(bad)?).map_err(bad)?,
+                "txt" => {
+                    let text = String::from_utf8(bytes.to_vec())
+                        .map_err(|_| bad("not UTF-8 text".into()))?;
+                    let file = o.key.rsplit('/').next().unwrap_or(&o.key);
+                    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+                    truth
+                        .boxes
+                        .insert(stem.to_string(), parse_yolo(&text).map_err(bad)?);
+                }
+                _ => truth.add_coco(&bytes).map_err(bad)?,
+            }
+            truth.files.push(o.key);
+        }
+        Ok(truth)
+    }
+
+    /// Adds `key → class` pairs from a table with a header row.
+    fn add_table(&mut self, rows: &[Vec<String>]) -> Result<(), String> {
+        let Some((header, rows)) = rows.split_first() else {
+            return Ok(());
+        };
+        let find = |names: &[&str]| {
+            names.iter().find_map(|n| {
+                header
+                    .iter()
+                    .position(|h| h.trim().eq_ignore_ascii_case(n))
+            })
+        };
+        let key = find(&["key", "file", "image", "filename"])
+            .ok_or("no key column (key, file, image or filename)")?;
+        let class = find(&["label", "class_index", "class_id", "class", "name"])
+            .ok_or("no class column (label, class_index, class_id, class or name)")?;
+        for (i, r) in rows.iter().enumerate() {
+            let (Some(k), Some(c)) = (r.get(key), r.get(class)) else {
+                return Err(format!("row {} has {} fields", i + 2, r.len()));
+            };
+            if k.trim().is_empty() || c.trim().is_empty() {
+                continue;
+            }
+            self.classes
+                .insert(k.trim().to_string(), ClassRef::parse(c));
+        }
+        Ok(())
+    }
+
+    /// Adds the boxes of a COCO annotations file.
+    fn add_coco(&mut self, bytes: &[u8]) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct Coco {
+            images: Vec<Image>,
+            annotations: Vec<Annotation>,
+            categories: Vec<Category>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Image {
+            id: u64,
+            file_name: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Annotation {
+            image_id: u64,
+            category_id: u64,
+            bbox: [f64; 4],
+        }
+        #[derive(serde::Deserialize)]
+        struct Category {
+            id: u64,
+            name: String,
+        }
+        let coco: Coco = serde_json::from_slice(bytes).map_err(|e| format!("COCO JSON: {e}"))?;
+        let names: HashMap<u64, &str> = coco
+            .categories
+            .iter()
+            .map(|c| (c.id, c.name.as_str()))
+            .collect();
+        let files: HashMap<u64, &str> = coco
+            .images
+            .iter()
+            .map(|i| (i.id, i.file_name.as_str()))
+            .collect();
+        for i in &coco.images {
+            self.boxes.entry(i.file_name.clone()).or_default();
+        }
+        for a in coco.annotations {
+            let (Some(file), Some(name)) = (files.get(&a.image_id), names.get(&a.category_id))
+            else {
+                return Err(format!(
+                    "annotation refers to unknown image {} or category {}",
+                    a.image_id, a.category_id
+                ));
+            };
+            let [x, y, w, h] = a.bbox;
+            self.boxes.entry(file.to_string()).or_default().push(TruthBox {
+                class: ClassRef::Name(name.to_string()),
+                bbox: [x, y, x + w, y + h],
+                relative: false,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Parses YOLO lines `class cx cy w h` (relative) into corner boxes.
+fn parse_yolo(text: &str) -> Result<Vec<TruthBox>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() {
+            continue;
+        }
+        let nums: Result<Vec<f64>, _> = f.iter().skip(1).take(4).map(|v| v.parse()).collect();
+        match (f[0].parse::<i32>(), nums) {
+            (Ok(class), Ok(n)) if n.len() == 4 => out.push(TruthBox {
+                class: ClassRef::Index(class),
+                bbox: [n[0] - n[2] / 2.0, n[1] - n[3] / 2.0, n[0] + n[2] / 2.0, n[1] + n[3] / 2.0],
+                relative: true,
+            }),
+            _ => return Err(format!("line {}: expected `class cx cy w h`", i + 1)),
+        }
+    }
+    Ok(out)
+}
+
+/// Parses CSV (RFC 4180: quoted fields, `""` escapes, CRLF or LF) into rows of fields.
+pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                c => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => quoted = true,
+            ',' => row.push(std::mem::take(&mut field)),
+            '\r' => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                if !(row.len() == 1 && row[0].is_empty()) {
+                    rows.push(std::mem::take(&mut row));
+                }
+                row.clear();
+            }
+            c => field.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quoted field".into());
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Reads a Parquet labels file as a header row plus string rows.
+fn parquet_table(bytes: Bytes) -> Result<Vec<Vec<String>>, String> {
+    let batches = sightline_tables::results::read_parquet(bytes).map_err(|e| e.to_string())?;
+    let Some(first) = batches.first() else {
+        return Ok(Vec::new());
+    };
+    let header: Vec<String> = first
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let mut rows = vec![header];
+    for b in &batches {
+        let cols: Vec<Vec<String>> = b
+            .columns()
+            .iter()
+            .map(|c| {
+                let c = arrow::compute::cast(c, &DataType::Utf8).map_err(|e| e.to_string())?;
+                let s = c.as_string::<i32>();
+                Ok((0..s.len())
+                    .map(|i| if s.is_valid(i) { s.value(i).to_string() } else { String::new() })
+                    .collect())
+            })
+            .collect::<Result<_, String>>()?;
+        for i in 0..b.num_rows() {
+            rows.push(cols.iter().map(|c| c[i].clone()).collect());
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_with_quotes_and_crlf() {
+        let rows = parse_csv("key,label\r\n\"a, b.jpg\",cat\r\n\"say \"\"hi\"\".png\",3\n\n").unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec!["key".to_string(), "label".into()],
+                vec!["a, b.jpg".into(), "cat".into()],
+                vec!["say \"hi\".png".into(), "3".into()],
+            ]
+        );
+        assert!(parse_csv("a,\"b").is_err());
+    }
+
+    #[test]
+    fn keys_join_by_full_key_relative_key_or_file_name() {
+        let mut t = GroundTruth::default();
+        t.add_table(&parse_csv("file,class_index,name\nx.jpg,7,cock\n").unwrap())
+            .unwrap();
+        t.add_table(&parse_csv("key,label\nincoming/retail/sub/y.jpg,Egyptian_cat\nsub/z.jpg,1\n").unwrap())
+            .unwrap();
+        let inc = "incoming/";
+        assert_eq!(t.class_of("incoming/retail/a/x.jpg", "retail", inc), Some(&ClassRef::Index(7)));
+        assert_eq!(
+            t.class_of("incoming/retail/sub/y.jpg", "retail", inc),
+            Some(&ClassRef::Name("Egyptian_cat".into()))
+        );
+        assert_eq!(t.class_of("incoming/retail/sub/z.jpg", "retail", inc), Some(&ClassRef::Index(1)));
+        assert_eq!(t.class_of("incoming/retail/other.jpg", "retail", inc), None);
+        assert_eq!(normalise_name("Egyptian_cat"), "egyptian cat");
+    }
+
+    #[test]
+    fn yolo_and_coco_boxes() {
+        let mut t = GroundTruth::default();
+        t.boxes
+            .insert("img1".into(), parse_yolo("0 0.5 0.5 0.2 0.4\n\n").unwrap());
+        let b = t.boxes_of("incoming/security/img1.jpg", "security", "incoming/").unwrap();
+        assert_eq!(b[0].class, ClassRef::Index(0));
+        assert!(b[0].relative);
+        assert!((b[0].bbox[0] - 0.4).abs() < 1e-12 && (b[0].bbox[3] - 0.7).abs() < 1e-12);
+        assert!(parse_yolo("person 0.5 0.5 0.1 0.1").is_err());
+        t.add_coco(
+            br#"{"images":[{"id":1,"file_name":"a.jpg"}],"annotations":[{"image_id":1,"category_id":18,"bbox":[10,20,30,40]}],"categories":[{"id":18,"name":"dog"}]}"#,
+        )
+        .unwrap();
+        let b = t.boxes_of("incoming/security/a.jpg", "security", "incoming/").unwrap();
+        assert_eq!(b[0].bbox, [10.0, 20.0, 40.0, 60.0]);
+        assert_eq!(b[0].class, ClassRef::Name("dog".into()));
+    }
+}
