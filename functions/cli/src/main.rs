@@ -4,6 +4,7 @@
 mod annotate;
 mod bench;
 mod eval;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -95,6 +96,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Detector mAP (COCO-style, pycocotools-compatible) against YOLO labels.
     EvalDetect(eval::EvalDetectArgs),
+    /// Model-quality report: metrics against labels, drift between two windows, HTML +
+    /// JSON + Parquet outputs, a retrain request when quality drops.
+    Report(report::ReportArgs),
     /// Inference alone on preprocessed tensors, all inference threads busy: the ceiling
     /// for end-to-end throughput.
     BenchInfer {
@@ -202,6 +206,7 @@ async fn async_main(command: Command) -> Result<()> {
         Command::Annotate(args) => annotate::run(&settings, args),
         Command::Eval(args) => eval::run(settings, args).await,
         Command::EvalDetect(args) => eval::detect(settings, args).await,
+        Command::Report(args) => report::run(settings, args).await,
         Command::BenchInfer {
             model,
             images,

@@ -42,9 +42,9 @@ pub use calibration::{expected_calibration_error, Calibration, CalibrationBin, D
 pub use coco::{evaluate as evaluate_detections, DetectionMetrics, LabeledBox};
 pub use confusion::ConfusionMatrix;
 pub use drift::{
-    embedding_mean_shift, js_distance, ks_statistic, mmd_rbf, psi, psi_categorical,
-    wasserstein_normed, DriftMethod, DriftStatus, Thresholds, DEFAULT_PSI_BINS, MMD_MAX_SAMPLES,
-    PSI_EPSILON,
+    embedding_displacement, embedding_mean_shift, js_distance, ks_statistic, mmd_rbf, psi,
+    psi_categorical, wasserstein_normed, DriftMethod, DriftStatus, Thresholds, DEFAULT_PSI_BINS,
+    MMD_MAX_SAMPLES, PSI_EPSILON,
 };
 pub use predictions::Predictions;
 pub use prf::{precision_recall_f1, ClassMetrics, ClassificationReport};

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 use sightline_quality::{
-    embedding_mean_shift, js_distance, ks_statistic, mmd_rbf, psi, psi_categorical,
-    wasserstein_normed, DEFAULT_PSI_BINS, MMD_MAX_SAMPLES,
+    embedding_displacement, embedding_mean_shift, js_distance, ks_statistic, mmd_rbf, psi,
+    psi_categorical, wasserstein_normed, DEFAULT_PSI_BINS, MMD_MAX_SAMPLES,
 };
 
 const TOL: f64 = 1e-6;
@@ -132,7 +132,7 @@ fn categorical_statistics_match_scipy() {
 fn embedding_statistics_match_numpy() {
     let fixture = fixture();
     let cases = group(&fixture, "embeddings");
-    assert_eq!(cases.len(), 5);
+    assert_eq!(cases.len(), 6);
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let reference = vectors(&case["reference"]);
@@ -148,6 +148,18 @@ fn embedding_statistics_match_numpy() {
             &want["mmd"],
             &format!("{name} MMD"),
         );
+        if want["displacement"].is_null() {
+            assert!(
+                embedding_displacement(&reference, &current).is_err(),
+                "{name}"
+            );
+        } else {
+            close(
+                embedding_displacement(&reference, &current).unwrap(),
+                &want["displacement"],
+                &format!("{name} displacement"),
+            );
+        }
     }
 }
 

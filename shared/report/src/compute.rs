@@ -6,17 +6,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{NaiveDate, Utc};
 use sightline_core::ResultRow;
 use sightline_quality::{
-    best_f1_thresholds, embedding_mean_shift, evaluate_detections, expected_calibration_error,
-    js_distance, ks_statistic, mmd_rbf, precision_recall_f1, psi, psi_categorical,
-    roc_auc_ovr, wasserstein_normed, ConfusionMatrix, DriftMethod, DriftStatus, LabeledBox,
-    Predictions, Thresholds, DEFAULT_ECE_BINS,
+    best_f1_thresholds, embedding_displacement, embedding_mean_shift, evaluate_detections,
+    expected_calibration_error, js_distance, ks_statistic, mmd_rbf, precision_recall_f1, psi,
+    psi_categorical, roc_auc_ovr, wasserstein_normed, ConfusionMatrix, DriftMethod, DriftStatus,
+    LabeledBox, Predictions, Thresholds, DEFAULT_ECE_BINS,
 };
 
 use crate::labels::{normalise_name, ClassRef, GroundTruth};
 use crate::summary::{
-    ApRow, ClassRow, ClassificationSummary, Confusion, DetectionSummary, DriftCheck,
-    FloorCheck, Histogram, Prf, ReliabilityBin, Report, WindowSummary,
+    ApRow, ClassRow, ClassificationSummary, Confusion, DetectionSummary, DriftCheck, FloorCheck,
+    Histogram, Prf, ReliabilityBin, Report, WindowSummary,
 };
+use crate::window::Window;
 use crate::ReportError;
 
 /// What a report checks, with documented defaults.
@@ -147,8 +148,12 @@ fn numeric_checks(
     let bins = psi_bins_for(r.len(), c.len(), cfg.psi_bins);
     let tests: [(DriftMethod, &dyn Fn(&[f64], &[f64]) -> Option<f64>); 3] = [
         (DriftMethod::Psi, &|a, b| psi(a, b, bins).ok()),
-        (DriftMethod::KolmogorovSmirnov, &|a, b| ks_statistic(a, b).ok()),
-        (DriftMethod::Wasserstein, &|a, b| wasserstein_normed(a, b).ok()),
+        (DriftMethod::KolmogorovSmirnov, &|a, b| {
+            ks_statistic(a, b).ok()
+        }),
+        (DriftMethod::Wasserstein, &|a, b| {
+            wasserstein_normed(a, b).ok()
+        }),
     ];
     for (method, f) in tests {
         if let Some(v) = f(r, c) {
@@ -190,7 +195,11 @@ fn histogram(feature: &str, r: &[f64], c: &[f64], bins: usize) -> Option<Histogr
     let all = r.iter().chain(c);
     let lo = all.clone().copied().fold(f64::INFINITY, f64::min);
     let hi = all.copied().fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
     let width = (hi - lo) / bins as f64;
     let frac = |v: &[f64]| {
         let mut h = vec![0f64; bins];
@@ -237,11 +246,17 @@ fn feature_values(rows: &[&ResultRow], feature: &str, detects: bool) -> Vec<f64>
         .collect()
 }
 
-/// Every drift test between the analysed rows of two windows.
+/// Fewest images both windows must share before the paired embedding test runs.
+pub const MIN_PAIRS: usize = 10;
+
+/// Every drift test between the analysed rows of two windows. `identity` names the
+/// image a row shows (see [`Window::identity`]); images present in both windows are
+/// compared pairwise by [`embedding_displacement`].
 pub fn drift_checks(
     reference: &[ResultRow],
     current: &[ResultRow],
     cfg: &ReportConfig,
+    identity: (&Window, &Window),
 ) -> (Vec<DriftCheck>, Vec<Histogram>) {
     let mut out = Vec::new();
     let mut hists = Vec::new();
@@ -250,7 +265,13 @@ pub fn drift_checks(
             .map(|r| r.error_kind.map_or("ok", |k| k.as_str()).to_string())
             .collect()
     };
-    categorical_checks("outcome", &outcome(reference), &outcome(current), cfg, &mut out);
+    categorical_checks(
+        "outcome",
+        &outcome(reference),
+        &outcome(current),
+        cfg,
+        &mut out,
+    );
     fn ok(rows: &[ResultRow]) -> Vec<&ResultRow> {
         rows.iter().filter(|r| r.error_kind.is_none()).collect()
     }
@@ -263,7 +284,10 @@ pub fn drift_checks(
     categorical_checks("top1_class", &top1(&r), &top1(&c), cfg, &mut out);
     let detects = r.iter().chain(&c).any(|x| !x.detections.is_empty());
     for f in NUMERIC_FEATURES {
-        let (a, b) = (feature_values(&r, f, detects), feature_values(&c, f, detects));
+        let (a, b) = (
+            feature_values(&r, f, detects),
+            feature_values(&c, f, detects),
+        );
         numeric_checks(f, &a, &b, cfg, &mut out);
         if ["top1_confidence", "brightness", "contrast"].contains(&f) {
             hists.extend(histogram(f, &a, &b, 20));
@@ -285,6 +309,32 @@ pub fn drift_checks(
             // its no-drift level, ≈ 0.4 (1/n + 1/m), is far below the 0.02 warn level
             // for windows of 40 images or more.
             out.push(check("embedding", DriftMethod::Mmd, v, 0.0, n));
+        }
+    }
+    // The same images in both windows: how far each one's embedding moved.
+    let inc = cfg.incoming_prefix.as_str();
+    let current_by_id: HashMap<&str, &ResultRow> = c
+        .iter()
+        .filter(|x| x.embedding.is_some())
+        .map(|x| (identity.1.identity(x, inc), *x))
+        .collect();
+    let (mut pr, mut pc): (Vec<&[f32]>, Vec<&[f32]>) = (Vec::new(), Vec::new());
+    for x in r.iter().filter(|x| x.embedding.is_some()) {
+        if let Some(y) = current_by_id.get(identity.0.identity(x, inc)) {
+            pr.push(x.embedding.as_deref().unwrap_or_default());
+            pc.push(y.embedding.as_deref().unwrap_or_default());
+        }
+    }
+    if pr.len() >= MIN_PAIRS {
+        if let Ok(v) = embedding_displacement(&pr, &pc) {
+            let n = (pr.len(), pc.len());
+            out.push(check(
+                "embedding (same images)",
+                DriftMethod::Displacement,
+                v,
+                0.0,
+                n,
+            ));
         }
     }
     (out, hists)
@@ -360,7 +410,10 @@ fn classification(
     let index: HashMap<i32, usize> = classes.iter().enumerate().map(|(i, &c)| (c, i)).collect();
     let m = classes.len();
     let y_true: Vec<usize> = pairs.iter().map(|(t, _)| index[t]).collect();
-    let y_pred: Vec<usize> = pairs.iter().map(|(_, r)| index[&r.labels[0].class_id]).collect();
+    let y_pred: Vec<usize> = pairs
+        .iter()
+        .map(|(_, r)| index[&r.labels[0].class_id])
+        .collect();
     // Scores: the stored top-k probabilities; classes outside a row's top-k count as 0.
     let mut scores = vec![0f32; pairs.len() * m];
     for (i, (_, r)) in pairs.iter().enumerate() {
@@ -376,16 +429,13 @@ fn classification(
     let roc = roc_auc_ovr(&p)?;
     let cal = expected_calibration_error(&p, DEFAULT_ECE_BINS)?;
     let best = best_f1_thresholds(&p)?;
-    let top5 = pairs
-        .iter()
-        .all(|(_, r)| r.labels.len() >= 5)
-        .then(|| {
-            pairs
-                .iter()
-                .filter(|(t, r)| r.labels.iter().take(5).any(|l| l.class_id == *t))
-                .count() as f64
-                / pairs.len() as f64
-        });
+    let top5 = pairs.iter().all(|(_, r)| r.labels.len() >= 5).then(|| {
+        pairs
+            .iter()
+            .filter(|(t, r)| r.labels.iter().take(5).any(|l| l.class_id == *t))
+            .count() as f64
+            / pairs.len() as f64
+    });
     let prf_of = |c: &sightline_quality::ClassMetrics| Prf {
         precision: c.precision,
         recall: c.recall,
@@ -446,7 +496,11 @@ fn classification(
 }
 
 /// COCO-style detection metrics of the rows that have ground-truth boxes.
-fn detection(rows: &[&ResultRow], truth: &GroundTruth, cfg: &ReportConfig) -> Option<DetectionSummary> {
+fn detection(
+    rows: &[&ResultRow],
+    truth: &GroundTruth,
+    cfg: &ReportConfig,
+) -> Option<DetectionSummary> {
     let mut names = ClassNames::from_rows(
         rows.iter()
             .flat_map(|r| r.detections.iter().map(|d| (d.class_id, d.label.as_str()))),
@@ -462,11 +516,20 @@ fn detection(rows: &[&ResultRow], truth: &GroundTruth, cfg: &ReportConfig) -> Op
         };
         images += 1;
         for b in boxes {
-            let s = if b.relative { [w as f64, h as f64] } else { [1.0, 1.0] };
+            let s = if b.relative {
+                [w as f64, h as f64]
+            } else {
+                [1.0, 1.0]
+            };
             gt.push(LabeledBox {
                 image: image as u64,
                 class_id: names.resolve(&b.class),
-                bbox: [b.bbox[0] * s[0], b.bbox[1] * s[1], b.bbox[2] * s[0], b.bbox[3] * s[1]],
+                bbox: [
+                    b.bbox[0] * s[0],
+                    b.bbox[1] * s[1],
+                    b.bbox[2] * s[0],
+                    b.bbox[3] * s[1],
+                ],
                 score: 1.0,
             });
         }
@@ -474,7 +537,12 @@ fn detection(rows: &[&ResultRow], truth: &GroundTruth, cfg: &ReportConfig) -> Op
             dets.push(LabeledBox {
                 image: image as u64,
                 class_id: d.class_id,
-                bbox: [d.x_min as f64, d.y_min as f64, d.x_max as f64, d.y_max as f64],
+                bbox: [
+                    d.x_min as f64,
+                    d.y_min as f64,
+                    d.x_max as f64,
+                    d.y_max as f64,
+                ],
                 score: d.score as f64,
             });
         }
@@ -492,7 +560,11 @@ fn detection(rows: &[&ResultRow], truth: &GroundTruth, cfg: &ReportConfig) -> Op
             ground_truth: m.support.get(id).copied().unwrap_or(0),
         })
         .collect();
-    per_class.sort_by(|a, b| b.ground_truth.cmp(&a.ground_truth).then(a.label.cmp(&b.label)));
+    per_class.sort_by(|a, b| {
+        b.ground_truth
+            .cmp(&a.ground_truth)
+            .then(a.label.cmp(&b.label))
+    });
     Some(DetectionSummary {
         images,
         map: m.map,
@@ -548,16 +620,25 @@ pub fn compute(
             cfg.catalog
         ));
     } else if classification.is_none() && detection.is_none() {
-        notes.push("ground truth exists but matches no analysed image of the current window".into());
+        notes
+            .push("ground truth exists but matches no analysed image of the current window".into());
     }
     let (drift, histograms) = if reference.is_empty() || current.is_empty() {
         notes.push(format!(
             "drift skipped: the {} window has no rows",
-            if reference.is_empty() { "reference" } else { "current" }
+            if reference.is_empty() {
+                "reference"
+            } else {
+                "current"
+            }
         ));
         (Vec::new(), Vec::new())
     } else {
-        drift_checks(reference, current, cfg)
+        let windows = (
+            Window::parse(&cfg.reference, cfg.as_of)?,
+            Window::parse(&cfg.current, cfg.as_of)?,
+        );
+        drift_checks(reference, current, cfg, (&windows.0, &windows.1))
     };
     let mut floors = Vec::new();
     let mut floor = |metric: &str, value: Option<f64>, floor: Option<f64>| {
@@ -577,11 +658,20 @@ pub fn compute(
     let status = drift
         .iter()
         .map(|d| d.status)
-        .chain(floors.iter().filter(|f| !f.passed).map(|_| DriftStatus::Alert))
+        .chain(
+            floors
+                .iter()
+                .filter(|f| !f.passed)
+                .map(|_| DriftStatus::Alert),
+        )
         .max()
         .unwrap_or(DriftStatus::Ok);
     let labelled = classification.as_ref().map_or(0, |c| c.samples);
-    let base = if current.is_empty() { reference } else { current };
+    let base = if current.is_empty() {
+        reference
+    } else {
+        current
+    };
     Ok(Report {
         catalog: cfg.catalog.clone(),
         generated_at: Utc::now(),
@@ -604,7 +694,10 @@ pub fn compute(
 /// Why a report asks for retraining: failed floors and alerting drift tests, one line each.
 pub fn retrain_reasons(report: &Report) -> Vec<String> {
     let floors = report.floors.iter().filter(|f| !f.passed).map(|f| {
-        format!("{} {:.4} is below the floor {:.4}", f.metric, f.value, f.floor)
+        format!(
+            "{} {:.4} is below the floor {:.4}",
+            f.metric, f.value, f.floor
+        )
     });
     let drift = report
         .drift

@@ -9,7 +9,7 @@
 //! per-class table), the detection section (mAP, per-class AP chart), the notes and a
 //! footer. Every piece of text from the report is escaped; numbers that are NaN or
 //! infinite are shown as "–". Rendering only formats: every number comes from
-//! [`crate::compute`].
+//! [`compute`](mod@crate::compute).
 
 use std::cmp::Reverse;
 use std::fmt::Write;
@@ -26,6 +26,8 @@ use crate::summary::{
 const MAX_BARS: usize = 40;
 /// Largest confusion matrix (per side) whose cells carry their counts.
 const MAX_COUNTED_CELLS: usize = 20;
+/// Larger confusion matrices (per side) give empty cells no tooltip, to keep the page small.
+const MAX_TITLED_EMPTY_CELLS: usize = 30;
 /// Per-class tables with more rows than this start collapsed.
 const OPEN_TABLE_ROWS: usize = 15;
 /// Labels on chart axes are cut to this many characters (the full name is in a tooltip).
@@ -41,7 +43,10 @@ const BAR_COLOUR: &str = "#4e79a7";
 /// The report as a complete HTML5 document (see the [module documentation](self)).
 pub fn render(report: &Report) -> String {
     let mut out = String::with_capacity(64 * 1024);
-    let title = format!("Sightline quality report – {} – {}", report.catalog, report.date);
+    let title = format!(
+        "Sightline quality report – {} – {}",
+        report.catalog, report.date
+    );
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     let _ = writeln!(out, "<title>{}</title>", escape_html(&title));
@@ -90,6 +95,7 @@ pub fn method_name(method: DriftMethod) -> &'static str {
         DriftMethod::Wasserstein => "Wasserstein (normed)",
         DriftMethod::MeanShift => "Embedding mean shift",
         DriftMethod::Mmd => "MMD²",
+        DriftMethod::Displacement => "Embedding displacement (paired)",
     }
 }
 
@@ -129,10 +135,10 @@ code { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   background: #f6f8fa; border-radius: 4px; padding: 1px 4px; word-break: break-all; }
 table { border-collapse: collapse; margin: 4px 0 8px; }
 th, td { border-bottom: 1px solid #d8dee4; padding: 4px 10px; text-align: left;
-  vertical-align: top; }
+  vertical-align: baseline; }
 th { background: #f6f8fa; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.status { font-weight: 700; text-align: center; }
+td.status { font-weight: 700; text-align: center; border-bottom-color: #d8dee4; }
 .wide { overflow-x: auto; }
 .hint { color: #57606a; font-size: 13px; margin: 4px 0 8px; }
 .empty { color: #57606a; font-style: italic; }
@@ -142,8 +148,10 @@ td.status { font-weight: 700; text-align: center; }
   word-break: break-all; }
 .card h3 .badge { font-size: 11px; }
 .charts { display: flex; flex-wrap: wrap; gap: 20px 32px; align-items: flex-start; }
-figure { margin: 0; max-width: 100%; }
-figcaption { color: #57606a; font-size: 13px; max-width: 560px; }
+figure { margin: 0; width: min-content; max-width: 100%; overflow-x: auto; }
+figure svg { max-width: none; }
+figure h3 { white-space: nowrap; }
+figcaption { color: #57606a; font-size: 13px; min-width: 260px; }
 svg { display: block; max-width: 100%; height: auto; }
 svg text { font-family: -apple-system, "Segoe UI", Roboto, Arial, sans-serif; fill: #1f2328; }
 details summary { cursor: pointer; color: #0969da; margin: 6px 0; }
@@ -175,6 +183,15 @@ fn sig3(v: f64) -> String {
     let rounded: f64 = sci.parse().unwrap_or(v);
     let decimals = (2 - exp).max(0) as usize;
     format!("{rounded:.decimals$}")
+}
+
+/// `text` escaped, or "–" when it is empty.
+fn or_dash(text: &str) -> String {
+    if text.trim().is_empty() {
+        DASH.to_string()
+    } else {
+        escape_html(text)
+    }
 }
 
 /// `v` as a percentage with one decimal; "–" when not finite.
@@ -237,9 +254,18 @@ fn n1(v: f64) -> String {
 
 /// `a` and `b` (colours as RGB) mixed, `t` = 0 → `a`, 1 → `b`, as `#rrggbb`.
 fn mix(a: (u8, u8, u8), b: (u8, u8, u8), t: f64) -> String {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let ch = |x: u8, y: u8| (f64::from(x) + (f64::from(y) - f64::from(x)) * t).round() as u8;
-    format!("#{:02x}{:02x}{:02x}", ch(a.0, b.0), ch(a.1, b.1), ch(a.2, b.2))
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        ch(a.0, b.0),
+        ch(a.1, b.1),
+        ch(a.2, b.2)
+    )
 }
 
 fn status_class(status: DriftStatus) -> &'static str {
@@ -272,8 +298,8 @@ fn header(out: &mut String, r: &Report) {
     let _ = writeln!(
         out,
         "<p class=\"meta\">Model <b>{}</b> · version <b>{}</b></p>",
-        escape_html(&r.model),
-        escape_html(&r.model_version)
+        or_dash(&r.model),
+        or_dash(&r.model_version)
     );
     let _ = writeln!(
         out,
@@ -318,8 +344,8 @@ fn retrain_callout(out: &mut String, req: &RetrainRequest) {
         out,
         "<div>Sent {} for model <b>{}</b> version <b>{}</b>. Reasons:</div>",
         req.requested_at.format("%Y-%m-%d %H:%M UTC"),
-        escape_html(&req.model),
-        escape_html(&req.model_version)
+        or_dash(&req.model),
+        or_dash(&req.model_version)
     );
     if req.reasons.is_empty() {
         out.push_str("<div class=\"empty\">No reasons were given.</div>\n");
@@ -501,10 +527,25 @@ fn histograms(out: &mut String, r: &Report) {
     out.push_str("</div>\n</section>\n");
 }
 
-/// The smallest "nice" axis maximum at or above `v` (a fraction, 0–1).
-fn nice_max(v: f64) -> f64 {
-    const STEPS: [f64; 10] = [0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0];
-    STEPS.into_iter().find(|s| *s >= v - 1e-12).unwrap_or(1.0)
+/// The smallest "nice" axis maximum at or above `v` (a fraction, 0–1), with the number of
+/// grid steps that gives round tick labels.
+fn nice_axis(v: f64) -> (f64, u32) {
+    const AXES: [(f64, u32); 11] = [
+        (0.02, 4),
+        (0.05, 5),
+        (0.1, 5),
+        (0.2, 4),
+        (0.25, 5),
+        (0.3, 3),
+        (0.4, 4),
+        (0.5, 5),
+        (0.6, 3),
+        (0.8, 4),
+        (1.0, 5),
+    ];
+    AXES.into_iter()
+        .find(|(max, _)| *max >= v - 1e-12)
+        .unwrap_or((1.0, 5))
 }
 
 fn histogram_svg(out: &mut String, h: &Histogram) {
@@ -525,7 +566,7 @@ fn histogram_svg(out: &mut String, h: &Histogram) {
         .copied()
         .map(finite)
         .fold(0.0, f64::max);
-    let ymax = nice_max(top_value);
+    let (ymax, steps) = nice_axis(top_value);
     let _ = writeln!(
         out,
         "<svg viewBox=\"0 0 {w} {hgt}\" width=\"{w}\" height=\"{hgt}\" role=\"img\" \
@@ -544,10 +585,10 @@ fn histogram_svg(out: &mut String, h: &Histogram) {
         left + 98.0
     );
     // Y grid and labels.
-    for i in 0..=4 {
-        let frac = ymax * f64::from(i) / 4.0;
-        let y = top + ph - ph * f64::from(i) / 4.0;
-        let label = if ymax * 100.0 / 4.0 < 1.0 {
+    for i in 0..=steps {
+        let frac = ymax * f64::from(i) / f64::from(steps);
+        let y = top + ph - ph * f64::from(i) / f64::from(steps);
+        let label = if ymax < 0.05 {
             format!("{:.1}%", frac * 100.0)
         } else {
             format!("{:.0}%", frac * 100.0)
@@ -672,22 +713,48 @@ fn classification(out: &mut String, c: &ClassificationSummary) {
          {} images.</p>",
         c.samples
     );
-    out.push_str(
-        "<table>\n<tr><th>Metric</th><th class=\"num\">Value</th><th>Meaning</th></tr>\n",
-    );
+    out.push_str("<table>\n<tr><th>Metric</th><th class=\"num\">Value</th><th>Meaning</th></tr>\n");
     let rows: [(&str, String, &str); 11] = [
-        ("Labelled images", c.samples.to_string(), "images with a ground-truth label"),
-        ("Classes", c.classes.to_string(), "classes seen in labels or predictions"),
-        ("Top-1 accuracy", pct(c.accuracy), "share of images whose first guess is right"),
+        (
+            "Labelled images",
+            c.samples.to_string(),
+            "images with a ground-truth label",
+        ),
+        (
+            "Classes",
+            c.classes.to_string(),
+            "classes seen in labels or predictions",
+        ),
+        (
+            "Top-1 accuracy",
+            pct(c.accuracy),
+            "share of images whose first guess is right",
+        ),
         (
             "Top-5 accuracy",
             opt(c.top5_accuracy, pct),
             "share whose right class is among the first five guesses",
         ),
-        ("Macro precision", dec3(c.macro_avg.precision), "average over classes, 0–1"),
-        ("Macro recall", dec3(c.macro_avg.recall), "average over classes, 0–1"),
-        ("Macro F1", dec3(c.macro_avg.f1), "every class counts the same, 0–1"),
-        ("Weighted F1", dec3(c.weighted_avg.f1), "classes weighted by their images, 0–1"),
+        (
+            "Macro precision",
+            dec3(c.macro_avg.precision),
+            "average over classes, 0–1",
+        ),
+        (
+            "Macro recall",
+            dec3(c.macro_avg.recall),
+            "average over classes, 0–1",
+        ),
+        (
+            "Macro F1",
+            dec3(c.macro_avg.f1),
+            "every class counts the same, 0–1",
+        ),
+        (
+            "Weighted F1",
+            dec3(c.weighted_avg.f1),
+            "classes weighted by their images, 0–1",
+        ),
         ("Micro F1", dec3(c.micro_avg.f1), "over all images, 0–1"),
         (
             "ROC AUC (macro)",
@@ -708,10 +775,16 @@ fn classification(out: &mut String, c: &ClassificationSummary) {
     }
     out.push_str("</table>\n");
 
-    out.push_str("<h3>Confusion matrix</h3>\n");
+    out.push_str("<div class=\"charts\">\n<figure>\n<h3>Confusion matrix</h3>\n");
     confusion_svg(out, &c.confusion);
-
-    out.push_str("<div class=\"charts\">\n<figure>\n<h3>F1 per class</h3>\n");
+    out.push_str("</figure>\n<figure>\n");
+    let _ = writeln!(out, "<h3>Reliability (ECE {})</h3>", dec3(c.ece));
+    reliability_svg(out, &c.reliability, c.ece);
+    out.push_str(
+        "<figcaption>Bars: share correct per confidence bin; dots: mean confidence vs share \
+         correct, larger = more images. On the dashed line the model is calibrated; below it, \
+         overconfident.</figcaption>\n</figure>\n<figure>\n<h3>F1 per class</h3>\n",
+    );
     let mut shown: Vec<_> = c.per_class.iter().take(MAX_BARS).collect();
     shown.sort_by(|a, b| nan_last(b.prf.f1).total_cmp(&nan_last(a.prf.f1)));
     let bars: Vec<Bar> = shown
@@ -731,21 +804,16 @@ fn classification(out: &mut String, c: &ClassificationSummary) {
     if c.per_class.len() > MAX_BARS {
         let _ = writeln!(
             out,
-            "<figcaption>Showing the {MAX_BARS} classes with the most images of {}; the full \
-             list is in the table below.</figcaption>",
+            "<figcaption>Best first. Showing the {MAX_BARS} classes with the most images of {}; \
+             the full list is in the table below.</figcaption>",
             c.per_class.len()
         );
     } else if !bars.is_empty() {
-        out.push_str("<figcaption>Best first. F1 balances precision and recall; 1 = perfect.</figcaption>\n");
+        out.push_str(
+            "<figcaption>Best first. F1 balances precision and recall; 1 = perfect.</figcaption>\n",
+        );
     }
-    out.push_str("</figure>\n<figure>\n");
-    let _ = writeln!(out, "<h3>Reliability (ECE {})</h3>", dec3(c.ece));
-    reliability_svg(out, &c.reliability, c.ece);
-    out.push_str(
-        "<figcaption>Bars: share correct per confidence bin; dots: mean confidence vs share \
-         correct, larger = more images. On the dashed line the model is calibrated; below it, \
-         overconfident.</figcaption>\n</figure>\n</div>\n",
-    );
+    out.push_str("</figure>\n</div>\n");
 
     out.push_str("<h3>Per-class metrics</h3>\n");
     if c.per_class.is_empty() {
@@ -884,7 +952,7 @@ fn hbar_svg(out: &mut String, bars: &[Bar], what: &str) {
             n1(h - 6.0),
             if i == 0 { "#8c959f" } else { "#eaeef2" },
             n1(top - 8.0),
-            [ "0", "0.25", "0.5", "0.75", "1" ][i as usize]
+            ["0", "0.25", "0.5", "0.75", "1"][i as usize]
         );
     }
     for (i, b) in bars.iter().enumerate() {
@@ -941,7 +1009,7 @@ fn confusion_svg(out: &mut String, c: &Confusion) {
     let left = label_w + 30.0;
     let top = 8.0;
     let grid = cell * n as f64;
-    let bottom = label_w * 0.72 + 40.0;
+    let bottom = label_w * 0.62 + 34.0;
     let w = left + grid + 16.0;
     let h = top + grid + bottom;
     let _ = writeln!(
@@ -977,22 +1045,32 @@ fn confusion_svg(out: &mut String, c: &Confusion) {
             } else if diagonal {
                 mix((0xe6, 0xf4, 0xea), (0x1a, 0x7f, 0x37), 0.15 + 0.85 * share)
             } else {
-                mix((0xff, 0xf0, 0xee), (0xc6, 0x1f, 0x2b), 0.12 + 0.88 * share.sqrt())
+                mix(
+                    (0xff, 0xf0, 0xee),
+                    (0xc6, 0x1f, 0x2b),
+                    0.12 + 0.88 * share.sqrt(),
+                )
             };
             let dark = if diagonal {
                 0.15 + 0.85 * share > 0.5
             } else {
                 count > 0 && 0.12 + 0.88 * share.sqrt() > 0.55
             };
+            out.push_str("<g>");
+            if count > 0 || n <= MAX_TITLED_EMPTY_CELLS {
+                let _ = write!(
+                    out,
+                    "<title>true {} → predicted {}: {} ({} of the true class)</title>",
+                    escape_html(true_label),
+                    escape_html(pred_label),
+                    count,
+                    pct(share),
+                );
+            }
             let _ = write!(
                 out,
-                "<g><title>true {} → predicted {}: {} ({} of the true class)</title>\
-                 <rect x=\"{}\" y=\"{}\" width=\"{c}\" height=\"{c}\" fill=\"{fill}\" \
+                "<rect x=\"{}\" y=\"{}\" width=\"{c}\" height=\"{c}\" fill=\"{fill}\" \
                  stroke=\"{}\" stroke-width=\"{}\"/>",
-                escape_html(true_label),
-                escape_html(pred_label),
-                count,
-                pct(share),
                 n1(x),
                 n1(y),
                 if diagonal { "#1a7f37" } else { "#d0d7de" },
@@ -1052,7 +1130,7 @@ fn confusion_svg(out: &mut String, c: &Confusion) {
     out.push_str("</svg></div>\n");
     let _ = write!(
         out,
-        "<p class=\"hint\">Rows are the true class, columns the prediction. Shade = share of the \
+        "<figcaption>Rows are the true class, columns the prediction. Shade = share of the \
          true class's images: the green diagonal is correct, red cells are confusions{}.",
         if counted {
             "; numbers are image counts"
@@ -1067,7 +1145,7 @@ fn confusion_svg(out: &mut String, c: &Confusion) {
             c.total_classes
         );
     }
-    out.push_str("</p>\n");
+    out.push_str("</figcaption>\n");
 }
 
 fn reliability_svg(out: &mut String, bins: &[ReliabilityBin], ece: f64) {
@@ -1190,6 +1268,13 @@ mod tests {
         assert_eq!(sig3(0.00001234), "1.23e-5");
         assert_eq!(sig3(f64::NAN), DASH);
         assert_eq!(sig3(f64::INFINITY), DASH);
+    }
+
+    #[test]
+    fn every_method_has_its_own_name() {
+        let names: std::collections::BTreeSet<_> =
+            DriftMethod::ALL.into_iter().map(method_name).collect();
+        assert_eq!(names.len(), DriftMethod::ALL.len());
     }
 
     #[test]

@@ -133,9 +133,13 @@ impl GroundTruth {
                 "csv" => {
                     let text = String::from_utf8(bytes.to_vec())
                         .map_err(|_| bad("not UTF-8 text".into()))?;
-                    truth.add_table(&parse_csv(&text).map_err(bad)?).map_err(bad)?;
+                    truth
+                        .add_table(&parse_csv(&text).map_err(bad)?)
+                        .map_err(bad)?;
                 }
-                "parquet" => truth.add_table(&parquet_table(bytes).map_err(bad)?).map_err(bad)?,
+                "parquet" => truth
+                    .add_table(&parquet_table(bytes).map_err(bad)?)
+                    .map_err(bad)?,
                 "txt" => {
                     let text = String::from_utf8(bytes.to_vec())
                         .map_err(|_| bad("not UTF-8 text".into()))?;
@@ -158,11 +162,9 @@ impl GroundTruth {
             return Ok(());
         };
         let find = |names: &[&str]| {
-            names.iter().find_map(|n| {
-                header
-                    .iter()
-                    .position(|h| h.trim().eq_ignore_ascii_case(n))
-            })
+            names
+                .iter()
+                .find_map(|n| header.iter().position(|h| h.trim().eq_ignore_ascii_case(n)))
         };
         let key = find(&["key", "file", "image", "filename"])
             .ok_or("no key column (key, file, image or filename)")?;
@@ -228,11 +230,14 @@ impl GroundTruth {
                 ));
             };
             let [x, y, w, h] = a.bbox;
-            self.boxes.entry(file.to_string()).or_default().push(TruthBox {
-                class: ClassRef::Name(name.to_string()),
-                bbox: [x, y, x + w, y + h],
-                relative: false,
-            });
+            self.boxes
+                .entry(file.to_string())
+                .or_default()
+                .push(TruthBox {
+                    class: ClassRef::Name(name.to_string()),
+                    bbox: [x, y, x + w, y + h],
+                    relative: false,
+                });
         }
         Ok(())
     }
@@ -250,7 +255,12 @@ fn parse_yolo(text: &str) -> Result<Vec<TruthBox>, String> {
         match (f[0].parse::<i32>(), nums) {
             (Ok(class), Ok(n)) if n.len() == 4 => out.push(TruthBox {
                 class: ClassRef::Index(class),
-                bbox: [n[0] - n[2] / 2.0, n[1] - n[3] / 2.0, n[0] + n[2] / 2.0, n[1] + n[3] / 2.0],
+                bbox: [
+                    n[0] - n[2] / 2.0,
+                    n[1] - n[3] / 2.0,
+                    n[0] + n[2] / 2.0,
+                    n[1] + n[3] / 2.0,
+                ],
                 relative: true,
             }),
             _ => return Err(format!("line {}: expected `class cx cy w h`", i + 1)),
@@ -323,7 +333,13 @@ fn parquet_table(bytes: Bytes) -> Result<Vec<Vec<String>>, String> {
                 let c = arrow::compute::cast(c, &DataType::Utf8).map_err(|e| e.to_string())?;
                 let s = c.as_string::<i32>();
                 Ok((0..s.len())
-                    .map(|i| if s.is_valid(i) { s.value(i).to_string() } else { String::new() })
+                    .map(|i| {
+                        if s.is_valid(i) {
+                            s.value(i).to_string()
+                        } else {
+                            String::new()
+                        }
+                    })
                     .collect())
             })
             .collect::<Result<_, String>>()?;
@@ -340,7 +356,8 @@ mod tests {
 
     #[test]
     fn csv_with_quotes_and_crlf() {
-        let rows = parse_csv("key,label\r\n\"a, b.jpg\",cat\r\n\"say \"\"hi\"\".png\",3\n\n").unwrap();
+        let rows =
+            parse_csv("key,label\r\n\"a, b.jpg\",cat\r\n\"say \"\"hi\"\".png\",3\n\n").unwrap();
         assert_eq!(
             rows,
             vec![
@@ -357,15 +374,23 @@ mod tests {
         let mut t = GroundTruth::default();
         t.add_table(&parse_csv("file,class_index,name\nx.jpg,7,cock\n").unwrap())
             .unwrap();
-        t.add_table(&parse_csv("key,label\nincoming/retail/sub/y.jpg,Egyptian_cat\nsub/z.jpg,1\n").unwrap())
-            .unwrap();
+        t.add_table(
+            &parse_csv("key,label\nincoming/retail/sub/y.jpg,Egyptian_cat\nsub/z.jpg,1\n").unwrap(),
+        )
+        .unwrap();
         let inc = "incoming/";
-        assert_eq!(t.class_of("incoming/retail/a/x.jpg", "retail", inc), Some(&ClassRef::Index(7)));
+        assert_eq!(
+            t.class_of("incoming/retail/a/x.jpg", "retail", inc),
+            Some(&ClassRef::Index(7))
+        );
         assert_eq!(
             t.class_of("incoming/retail/sub/y.jpg", "retail", inc),
             Some(&ClassRef::Name("Egyptian_cat".into()))
         );
-        assert_eq!(t.class_of("incoming/retail/sub/z.jpg", "retail", inc), Some(&ClassRef::Index(1)));
+        assert_eq!(
+            t.class_of("incoming/retail/sub/z.jpg", "retail", inc),
+            Some(&ClassRef::Index(1))
+        );
         assert_eq!(t.class_of("incoming/retail/other.jpg", "retail", inc), None);
         assert_eq!(normalise_name("Egyptian_cat"), "egyptian cat");
     }
@@ -375,7 +400,9 @@ mod tests {
         let mut t = GroundTruth::default();
         t.boxes
             .insert("img1".into(), parse_yolo("0 0.5 0.5 0.2 0.4\n\n").unwrap());
-        let b = t.boxes_of("incoming/security/img1.jpg", "security", "incoming/").unwrap();
+        let b = t
+            .boxes_of("incoming/security/img1.jpg", "security", "incoming/")
+            .unwrap();
         assert_eq!(b[0].class, ClassRef::Index(0));
         assert!(b[0].relative);
         assert!((b[0].bbox[0] - 0.4).abs() < 1e-12 && (b[0].bbox[3] - 0.7).abs() < 1e-12);
@@ -384,7 +411,9 @@ mod tests {
             br#"{"images":[{"id":1,"file_name":"a.jpg"}],"annotations":[{"image_id":1,"category_id":18,"bbox":[10,20,30,40]}],"categories":[{"id":18,"name":"dog"}]}"#,
         )
         .unwrap();
-        let b = t.boxes_of("incoming/security/a.jpg", "security", "incoming/").unwrap();
+        let b = t
+            .boxes_of("incoming/security/a.jpg", "security", "incoming/")
+            .unwrap();
         assert_eq!(b[0].bbox, [10.0, 20.0, 40.0, 60.0]);
         assert_eq!(b[0].class, ClassRef::Name("dog".into()));
     }

@@ -17,6 +17,7 @@ pub mod html;
 pub mod labels;
 pub mod outputs;
 pub mod run;
+pub mod schedule;
 pub mod summary;
 pub mod window;
 
@@ -47,6 +48,14 @@ pub enum ReportError {
     Labels {
         /// Its key.
         key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting is missing or malformed.
+    #[error("{name}: {message}")]
+    Config {
+        /// The variable.
+        name: String,
         /// What is wrong.
         message: String,
     },

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::array::{
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 
@@ -75,7 +77,12 @@ type MetricRow = (String, Option<String>, Option<f64>, Option<i64>);
 pub fn metric_rows(r: &Report) -> Vec<MetricRow> {
     let mut out: Vec<MetricRow> = Vec::new();
     let mut push = |m: &str, class: Option<&str>, v: Option<f64>, n: Option<usize>| {
-        out.push((m.to_string(), class.map(str::to_string), v, n.map(|n| n as i64)));
+        out.push((
+            m.to_string(),
+            class.map(str::to_string),
+            v,
+            n.map(|n| n as i64),
+        ));
     };
     if let Some(c) = &r.classification {
         let n = Some(c.samples);
@@ -113,11 +120,16 @@ pub fn metrics_parquet(r: &Report) -> Result<Option<Bytes>, ReportError> {
         return Ok(None);
     }
     let mut cols = key_columns(r, rows.len());
-    cols.push(Arc::new(StringArray::from_iter_values(rows.iter().map(|x| x.0.as_str()))));
-    cols.push(Arc::new(StringArray::from_iter(rows.iter().map(|x| x.1.as_deref()))));
+    cols.push(Arc::new(StringArray::from_iter_values(
+        rows.iter().map(|x| x.0.as_str()),
+    )));
+    cols.push(Arc::new(StringArray::from_iter(
+        rows.iter().map(|x| x.1.as_deref()),
+    )));
     cols.push(Arc::new(Float64Array::from_iter(rows.iter().map(|x| x.2))));
     cols.push(Arc::new(Int64Array::from_iter(rows.iter().map(|x| x.3))));
-    let batch = RecordBatch::try_new(metrics_schema(), cols).map_err(sightline_tables::TablesError::from)?;
+    let batch = RecordBatch::try_new(metrics_schema(), cols)
+        .map_err(sightline_tables::TablesError::from)?;
     Ok(Some(sightline_tables::results::write_parquet(&batch)?))
 }
 
@@ -131,14 +143,25 @@ pub fn drift_parquet(r: &Report) -> Result<Option<Bytes>, ReportError> {
     let f64s = |f: fn(&crate::summary::DriftCheck) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(d.iter().map(f)))
     };
-    cols.push(Arc::new(StringArray::from_iter_values(d.iter().map(|x| x.feature.as_str()))));
-    cols.push(Arc::new(StringArray::from_iter_values(d.iter().map(|x| x.method.as_str()))));
+    cols.push(Arc::new(StringArray::from_iter_values(
+        d.iter().map(|x| x.feature.as_str()),
+    )));
+    cols.push(Arc::new(StringArray::from_iter_values(
+        d.iter().map(|x| x.method.as_str()),
+    )));
     cols.push(f64s(|x| x.value));
     cols.push(f64s(|x| x.thresholds.warn));
     cols.push(f64s(|x| x.thresholds.alert));
-    cols.push(Arc::new(StringArray::from_iter_values(d.iter().map(|x| x.status.as_str()))));
-    cols.push(Arc::new(Int64Array::from_iter_values(d.iter().map(|x| x.n_reference as i64))));
-    cols.push(Arc::new(Int64Array::from_iter_values(d.iter().map(|x| x.n_current as i64))));
-    let batch = RecordBatch::try_new(drift_schema(), cols).map_err(sightline_tables::TablesError::from)?;
+    cols.push(Arc::new(StringArray::from_iter_values(
+        d.iter().map(|x| x.status.as_str()),
+    )));
+    cols.push(Arc::new(Int64Array::from_iter_values(
+        d.iter().map(|x| x.n_reference as i64),
+    )));
+    cols.push(Arc::new(Int64Array::from_iter_values(
+        d.iter().map(|x| x.n_current as i64),
+    )));
+    let batch =
+        RecordBatch::try_new(drift_schema(), cols).map_err(sightline_tables::TablesError::from)?;
     Ok(Some(sightline_tables::results::write_parquet(&batch)?))
 }

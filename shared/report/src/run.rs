@@ -50,7 +50,10 @@ fn output_name(cfg: &ReportConfig, model_version: &str) -> String {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    let hex: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     format!("report-{hex}")
 }
 
@@ -72,7 +75,10 @@ pub async fn run_report(
             continue;
         };
         if reference.may_contain(date) || current.may_contain(date) {
-            let bytes = store.get(bucket, &o.key, target.max_object_bytes).await?.bytes;
+            let bytes = store
+                .get(bucket, &o.key, target.max_object_bytes)
+                .await?
+                .bytes;
             rows.extend(read_rows(&o.key, bytes)?);
         }
     }
@@ -135,7 +141,12 @@ pub async fn run_report(
         .await?;
     let html = crate::html::render(&report);
     store
-        .put(bucket, &out.html_key, Bytes::from(html), "text/html; charset=utf-8")
+        .put(
+            bucket,
+            &out.html_key,
+            Bytes::from(html),
+            "text/html; charset=utf-8",
+        )
         .await?;
     // Sent last: whoever consumes the request finds the report it names.
     if let (Some(req), Some(q)) = (&report.retrain, retrain_queue) {

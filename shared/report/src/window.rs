@@ -122,6 +122,25 @@ impl Window {
             })
     }
 
+    /// Which image a row is, across windows: its key below `incoming/<catalog>/`, without
+    /// this window's `prefix`. Rows of two windows with the same identity are the same
+    /// image seen twice (re-processed, re-encoded, re-uploaded under another folder).
+    pub fn identity<'a>(&self, row: &'a ResultRow, incoming_prefix: &str) -> &'a str {
+        let key = row.key.as_str();
+        let rest = key
+            .strip_prefix(incoming_prefix)
+            .and_then(|k| k.strip_prefix(row.catalog.as_str()))
+            .and_then(|k| k.strip_prefix('/'))
+            .unwrap_or(key);
+        match &self.prefix {
+            Some(p) => rest
+                .strip_prefix(p.as_str())
+                .or_else(|| key.strip_prefix(p.as_str()))
+                .unwrap_or(rest),
+            None => rest,
+        }
+    }
+
     /// The rows of the window, latest per key (by `processed_at`), sorted by key.
     pub fn select(&self, rows: &[ResultRow], incoming_prefix: &str) -> Vec<ResultRow> {
         let mut latest: HashMap<&str, &ResultRow> = HashMap::new();

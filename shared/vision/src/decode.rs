@@ -191,7 +191,10 @@ mod tests {
         };
         let s = grey.stats();
         assert_eq!(s.aspect, 2.0);
-        assert!((s.brightness - 100.0).abs() < 1e-3 && s.contrast < 1e-3, "{s:?}");
+        assert!(
+            (s.brightness - 100.0).abs() < 1e-3 && s.contrast < 1e-3,
+            "{s:?}"
+        );
         // Half black, half white: mean 127.5, standard deviation 127.5.
         let mut pixels = vec![0u8; 12];
         pixels.extend([255u8; 12]);

@@ -1,0 +1,178 @@
+//! `sightline report`: the model-quality report of one catalog, on a local folder used as
+//! the bucket (the embedded default) or on an S3 bucket.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use chrono::{NaiveDate, Utc};
+use clap::Args;
+use sightline_core::Settings;
+use sightline_queue::{MemoryQueue, Queue, SqsQueue};
+use sightline_report::schedule::ReportSettings;
+use sightline_report::{run_report, ReportTarget};
+use sightline_storage::{LocalStore, S3Store, Store};
+
+/// Arguments of `sightline report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Catalog to report on.
+    #[arg(long)]
+    catalog: String,
+    /// Folder used as the bucket (what `sightline run --output` wrote): results are read
+    /// from it and the report is written into it.
+    #[arg(long, conflicts_with = "bucket")]
+    output: Option<PathBuf>,
+    /// S3 bucket instead of a folder (endpoint and credentials from the AWS environment).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Reference window, e.g. `dates=-7..-1`, `dates=2026-11-01..2026-11-20`,
+    /// `model_version=1.0.0`, `prefix=baseline/`, `all` [default: dates=-7..-1].
+    #[arg(long)]
+    reference: Option<String>,
+    /// Current window, same forms [default: dates=0..0, the report's day].
+    #[arg(long)]
+    current: Option<String>,
+    /// Report date (relative windows count from it) [default: today, UTC].
+    #[arg(long)]
+    as_of: Option<NaiveDate>,
+    /// Labels file(s) to put under `labels/<catalog>/` before the run (CSV `key,label`,
+    /// Parquet, YOLO `.txt`, COCO `.json`).
+    #[arg(long)]
+    labels: Vec<PathBuf>,
+    /// Top-1 accuracy floor (`none` disables) [default: SIGHTLINE_ACCURACY_FLOOR or 0.7].
+    #[arg(long)]
+    accuracy_floor: Option<String>,
+    /// Detector mAP floor (`none` disables) [default: SIGHTLINE_MAP_FLOOR or 0.2].
+    #[arg(long)]
+    map_floor: Option<String>,
+    /// SQS queue for the retrain request [default: SIGHTLINE_RETRAIN_QUEUE_URL; without
+    /// one the request goes to the in-process queue and is printed].
+    #[arg(long)]
+    retrain_queue_url: Option<String>,
+}
+
+/// Runs the report and prints where it went.
+pub async fn run(settings: Settings, a: ReportArgs) -> Result<()> {
+    let overrides = [
+        ("SIGHTLINE_ACCURACY_FLOOR", a.accuracy_floor.clone()),
+        ("SIGHTLINE_MAP_FLOOR", a.map_floor.clone()),
+        ("SIGHTLINE_RETRAIN_QUEUE_URL", a.retrain_queue_url.clone()),
+    ];
+    let rs = ReportSettings::from_lookup(|k| {
+        overrides
+            .iter()
+            .find(|(name, v)| *name == k && v.is_some())
+            .and_then(|(_, v)| v.clone())
+            .or_else(|| std::env::var(k).ok())
+    })?;
+    let (store, bucket) = match (&a.output, &a.bucket) {
+        (Some(dir), None) => {
+            if !dir.is_dir() {
+                bail!(
+                    "{} is not a folder (run `sightline run --output` first)",
+                    dir.display()
+                );
+            }
+            (
+                Store::Local(LocalStore::new(dir)),
+                sightline_pipeline::embedded::LOCAL_BUCKET.to_string(),
+            )
+        }
+        (None, Some(b)) => (Store::S3(S3Store::from_env().await), b.clone()),
+        _ => bail!("give --output <folder> or --bucket <name>"),
+    };
+    for path in &a.labels {
+        let name = path.file_name().context("labels path has no file name")?;
+        let key = format!("labels/{}/{}", a.catalog, name.to_string_lossy());
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        store
+            .put(
+                &bucket,
+                &key,
+                Bytes::from(bytes),
+                "application/octet-stream",
+            )
+            .await?;
+    }
+    let as_of = a.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let mut cfg = rs.config(&a.catalog, as_of, &settings.incoming_prefix);
+    if let Some(r) = a.reference {
+        cfg.reference = r;
+    }
+    if let Some(c) = a.current {
+        cfg.current = c;
+    }
+    let queue = match &rs.retrain_queue_url {
+        Some(url) => Queue::Sqs(SqsQueue::from_env(url.clone()).await),
+        None => Queue::Memory(MemoryQueue::new(1)),
+    };
+    let target = ReportTarget {
+        store: &store,
+        bucket: &bucket,
+        results_prefix: &settings.results_prefix,
+        max_object_bytes: settings.max_object_bytes,
+    };
+    let (report, out) = run_report(&target, &cfg, Some(&queue)).await?;
+    let place = |key: &str| match &a.output {
+        Some(dir) => dir.join(key).display().to_string(),
+        None => format!("s3://{bucket}/{key}"),
+    };
+    println!("catalog        {}", report.catalog);
+    println!("model          {} {}", report.model, report.model_version);
+    println!(
+        "reference      {} ({} rows)",
+        report.reference.spec, report.reference.rows
+    );
+    println!(
+        "current        {} ({} rows)",
+        report.current.spec, report.current.rows
+    );
+    if let Some(c) = &report.classification {
+        println!(
+            "accuracy       {:.1} % ({} labelled images, {} classes)",
+            100.0 * c.accuracy,
+            c.samples,
+            c.classes
+        );
+        println!("macro F1       {:.3}   ECE {:.3}", c.macro_avg.f1, c.ece);
+    }
+    if let Some(d) = &report.detection {
+        println!(
+            "mAP            {:.3} (mAP@0.5 {:.3}, {} images)",
+            d.map, d.map50, d.images
+        );
+    }
+    let worst: Vec<String> = report
+        .drift
+        .iter()
+        .filter(|d| d.status != sightline_quality::DriftStatus::Ok)
+        .map(|d| format!("{} {} {:.3} ({})", d.feature, d.method, d.value, d.status))
+        .collect();
+    println!(
+        "status         {} {}",
+        report.status.as_str().to_uppercase(),
+        worst.join("; ")
+    );
+    for n in &report.notes {
+        println!("note           {n}");
+    }
+    println!("html           {}", place(&out.html_key));
+    println!("json           {}", place(&out.json_key));
+    if let Some(k) = &out.metrics_key {
+        println!("metrics        {}", place(k));
+    }
+    if let Some(k) = &out.drift_key {
+        println!("drift          {}", place(k));
+    }
+    if let Some(req) = &report.retrain {
+        match &rs.retrain_queue_url {
+            Some(url) => println!("retrain        request sent to {url}"),
+            None => println!(
+                "retrain        request (in-process queue): {}",
+                serde_json::to_string(req)?
+            ),
+        }
+    }
+    Ok(())
+}

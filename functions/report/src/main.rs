@@ -1,0 +1,40 @@
+//! The `report` Lambda: an EventBridge scheduled event in, metrics/drift tables, JSON and
+//! HTML reports in the bucket, and a retrain request when quality drops. The handler
+//! lives in `sightline-report` (`schedule::Scheduler`).
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use sightline_core::Settings;
+use sightline_queue::{Queue, SqsQueue};
+use sightline_report::schedule::{ReportSettings, Scheduler};
+use sightline_storage::{S3Store, Store};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let report = ReportSettings::from_lookup(|k| std::env::var(k).ok())?;
+    let retrain = match &report.retrain_queue_url {
+        Some(url) => Some(Queue::Sqs(SqsQueue::from_env(url.clone()).await)),
+        None => None,
+    };
+    let scheduler = Arc::new(Scheduler {
+        settings: Settings::from_env()?,
+        report,
+        store: Store::S3(S3Store::from_env().await),
+        retrain,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
+        let scheduler = Arc::clone(&scheduler);
+        async move { Ok::<_, Error>(scheduler.handle(event.payload).await?) }
+    }))
+    .await
+}
