@@ -401,3 +401,51 @@ fn faces_are_found_within_people_and_redacted_into_a_copy() {
         .collect();
     assert_eq!(before, after);
 }
+
+/// The value printed after `label` (first whitespace-separated token) in `stdout`.
+fn printed(stdout: &str, label: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{stdout}"))
+        .to_string()
+}
+
+#[test]
+fn the_report_accuracy_equals_eval_top1_on_the_imagenet_dev_set() {
+    let Some(data) = sightline_tests::shared_data_dir() else {
+        eprintln!("skipped: the shared dev data (../shared/data) is not here");
+        return;
+    };
+    let images = data.join("imagenet-dev");
+    let eval = Command::new(workspace_bin("sightline"))
+        .args(["--log-format", "text", "eval", "--model", "efficientnet_lite0"])
+        .arg("--images")
+        .arg(&images)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let eval_out = String::from_utf8_lossy(&eval.stdout).to_string();
+    assert!(eval.status.success(), "{eval_out}{}", String::from_utf8_lossy(&eval.stderr));
+    // The medical catalog runs efficientnet_lite0 alone, like eval.
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&images, out.path(), "medical");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = Command::new(workspace_bin("sightline"))
+        .args(["--log-format", "text", "report", "--catalog", "medical"])
+        .args(["--reference", "all", "--current", "all"])
+        .arg("--output")
+        .arg(out.path())
+        .arg("--labels")
+        .arg(images.join("labels.csv"))
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let report_out = String::from_utf8_lossy(&report.stdout).to_string();
+    assert!(report.status.success(), "{report_out}{}", String::from_utf8_lossy(&report.stderr));
+    let top1 = printed(&eval_out, "top-1 accuracy");
+    let accuracy = printed(&report_out, "accuracy");
+    assert_eq!(accuracy, top1, "eval:\n{eval_out}\nreport:\n{report_out}");
+    assert!(report_out.contains("(100 labelled images"), "{report_out}");
+}

@@ -265,11 +265,11 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
     println!("images              {n} ({errors} errors)");
     println!("top-1 accuracy      {:.1} % ({top1}/{n})", pct(top1, n));
     println!("top-5 accuracy      {:.1} % ({top5}/{n})", pct(top5, n));
-    if a.reference.is_some() {
+    if let Some(reference) = &a.reference {
         println!(
             "top-1 agreement     {:.1} % ({agree}/{compared}) with {}",
             pct(agree, compared),
-            a.reference.as_ref().unwrap().display()
+            reference.display()
         );
     }
     Ok(())

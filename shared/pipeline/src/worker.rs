@@ -179,7 +179,6 @@ pub async fn run_worker(
     while let Some(done) = inflight.join_next().await {
         record(done, &mut last_work)?;
     }
-    drop(record);
     if let Some(first) = first_receive {
         stats.busy_seconds = last_work.duration_since(first).as_secs_f64();
     }

@@ -133,6 +133,9 @@ fn check(
     }
 }
 
+/// A drift statistic over two windows (`None` when undefined for them).
+type Stat<'a, T> = &'a dyn Fn(&[T], &[T]) -> Option<f64>;
+
 /// Numeric drift tests (PSI, KS, normed Wasserstein) of one feature.
 fn numeric_checks(
     feature: &str,
@@ -146,7 +149,7 @@ fn numeric_checks(
     }
     let n = (r.len(), c.len());
     let bins = psi_bins_for(r.len(), c.len(), cfg.psi_bins);
-    let tests: [(DriftMethod, &dyn Fn(&[f64], &[f64]) -> Option<f64>); 3] = [
+    let tests: [(DriftMethod, Stat<f64>); 3] = [
         (DriftMethod::Psi, &|a, b| psi(a, b, bins).ok()),
         (DriftMethod::KolmogorovSmirnov, &|a, b| {
             ks_statistic(a, b).ok()
@@ -175,7 +178,7 @@ fn categorical_checks(
         return;
     }
     let n = (r.len(), c.len());
-    let tests: [(DriftMethod, &dyn Fn(&[String], &[String]) -> Option<f64>); 2] = [
+    let tests: [(DriftMethod, Stat<String>); 2] = [
         (DriftMethod::Psi, &|a, b| psi_categorical(a, b).ok()),
         (DriftMethod::JensenShannon, &|a, b| js_distance(a, b).ok()),
     ];

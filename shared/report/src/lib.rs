@@ -3,7 +3,7 @@
 //!
 //! A run ([`run::run_report`]) reads the results table of one catalog, splits it into a
 //! reference and a current [`window`], joins ground truth from `labels/<catalog>/`
-//! ([`labels`]), computes metrics and drift ([`compute`]) and writes:
+//! ([`labels`]), computes metrics and drift ([`compute`](mod@crate::compute)) and writes:
 //! * `metrics/catalog=<c>/date=<d>/report-<id>.parquet` and
 //!   `drift/catalog=<c>/date=<d>/report-<id>.parquet` ([`outputs`]),
 //! * `reports/catalog=<c>/date=<d>/report-<id>.json` (the [`summary::Report`]) and

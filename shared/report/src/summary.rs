@@ -1,5 +1,5 @@
 //! The report as data: what the JSON summary holds and the HTML page shows. Every
-//! number here is computed by [`crate::compute`]; rendering never computes.
+//! number here is computed by [`compute`](mod@crate::compute); rendering never computes.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

@@ -54,7 +54,7 @@ pub enum PreprocessSpec {
         std: [f32; 3],
     },
     /// Aspect-preserving resize into a `size` × `size` black canvas, centred, normalise,
-    /// NHWC (see [`Letterbox`](crate::preprocess::Letterbox)).
+    /// NHWC (see [`crate::preprocess::Letterbox`]).
     Letterbox {
         /// Canvas side.
         size: u32,
