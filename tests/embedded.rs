@@ -420,14 +420,24 @@ fn the_report_accuracy_equals_eval_top1_on_the_imagenet_dev_set() {
     };
     let images = data.join("imagenet-dev");
     let eval = Command::new(workspace_bin("sightline"))
-        .args(["--log-format", "text", "eval", "--model", "efficientnet_lite0"])
+        .args([
+            "--log-format",
+            "text",
+            "eval",
+            "--model",
+            "efficientnet_lite0",
+        ])
         .arg("--images")
         .arg(&images)
         .current_dir(repo_root())
         .output()
         .unwrap();
     let eval_out = String::from_utf8_lossy(&eval.stdout).to_string();
-    assert!(eval.status.success(), "{eval_out}{}", String::from_utf8_lossy(&eval.stderr));
+    assert!(
+        eval.status.success(),
+        "{eval_out}{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
     // The medical catalog runs efficientnet_lite0 alone, like eval.
     let out = tempfile::tempdir().unwrap();
     let o = run(&images, out.path(), "medical");
@@ -443,7 +453,11 @@ fn the_report_accuracy_equals_eval_top1_on_the_imagenet_dev_set() {
         .output()
         .unwrap();
     let report_out = String::from_utf8_lossy(&report.stdout).to_string();
-    assert!(report.status.success(), "{report_out}{}", String::from_utf8_lossy(&report.stderr));
+    assert!(
+        report.status.success(),
+        "{report_out}{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
     let top1 = printed(&eval_out, "top-1 accuracy");
     let accuracy = printed(&report_out, "accuracy");
     assert_eq!(accuracy, top1, "eval:\n{eval_out}\nreport:\n{report_out}");

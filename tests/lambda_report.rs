@@ -130,7 +130,10 @@ fn the_scheduled_event_writes_reports_and_a_bad_one_is_an_error() {
             .await
             .unwrap();
     });
-    let error = run.invocations[1].error.clone().expect("an error for the unnamed event");
+    let error = run.invocations[1]
+        .error
+        .clone()
+        .expect("an error for the unnamed event");
     assert!(
         error.to_string().contains("SIGHTLINE_REPORT_CATALOGS"),
         "{error}"

@@ -615,6 +615,9 @@ pub fn compute(
             .chain(current)
             .flat_map(|r| r.labels.iter().map(|l| (l.class_id, l.label.as_str()))),
     );
+    for (id, name) in &truth.names {
+        names.by_id.entry(*id).or_insert_with(|| name.clone());
+    }
     let classification = classification(&analysed, truth, cfg, &mut names)?;
     let detection = detection(&analysed, truth, cfg);
     if truth.is_empty() {
@@ -681,7 +684,19 @@ pub fn compute(
         date: cfg.as_of,
         model: most_common(base, |r| &r.model),
         model_version: most_common(base, |r| &r.model_version),
-        reference: window_summary(&cfg.reference, reference, 0),
+        reference: window_summary(
+            &cfg.reference,
+            reference,
+            reference
+                .iter()
+                .filter(|r| {
+                    r.error_kind.is_none()
+                        && truth
+                            .class_of(&r.key, &cfg.catalog, &cfg.incoming_prefix)
+                            .is_some()
+                })
+                .count(),
+        ),
         current: window_summary(&cfg.current, current, labelled),
         classification,
         detection,

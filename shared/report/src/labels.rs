@@ -70,6 +70,9 @@ pub struct GroundTruth {
     pub classes: HashMap<String, ClassRef>,
     /// Image key or stem → boxes.
     pub boxes: HashMap<String, Vec<TruthBox>>,
+    /// Class names a labels table gives next to class indices (a `name` column beside
+    /// `class_index`), to name classes the model never predicted.
+    pub names: HashMap<i32, String>,
     /// Label files read.
     pub files: Vec<String>,
 }
@@ -170,6 +173,7 @@ impl GroundTruth {
             .ok_or("no key column (key, file, image or filename)")?;
         let class = find(&["label", "class_index", "class_id", "class", "name"])
             .ok_or("no class column (label, class_index, class_id, class or name)")?;
+        let name = find(&["name", "class_name"]).filter(|&n| n != class);
         for (i, r) in rows.iter().enumerate() {
             let (Some(k), Some(c)) = (r.get(key), r.get(class)) else {
                 return Err(format!("row {} has {} fields", i + 2, r.len()));
@@ -177,8 +181,15 @@ impl GroundTruth {
             if k.trim().is_empty() || c.trim().is_empty() {
                 continue;
             }
-            self.classes
-                .insert(k.trim().to_string(), ClassRef::parse(c));
+            let c = ClassRef::parse(c);
+            if let (ClassRef::Index(i), Some(n)) = (&c, name.and_then(|n| r.get(n))) {
+                if !n.trim().is_empty() {
+                    self.names
+                        .entry(*i)
+                        .or_insert_with(|| n.trim().replace('_', " "));
+                }
+            }
+            self.classes.insert(k.trim().to_string(), c);
         }
         Ok(())
     }
@@ -393,6 +404,7 @@ mod tests {
         );
         assert_eq!(t.class_of("incoming/retail/other.jpg", "retail", inc), None);
         assert_eq!(normalise_name("Egyptian_cat"), "egyptian cat");
+        assert_eq!(t.names.get(&7).map(String::as_str), Some("cock"));
     }
 
     #[test]
