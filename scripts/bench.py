@@ -75,7 +75,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--with-detector", action="store_true",
-                    help="also run the security catalog (classifier + CenterNet) against the peer running both models")
+                    help="also run the retail catalog (classifier + CenterNet) against the peer running both models")
     args = ap.parse_args()
     shared = Path(args.shared)
     images = shared / "data/coco-dev/images"
@@ -113,9 +113,9 @@ def main():
         for c in range(args.copies):
             (local / f"c{c}").mkdir(parents=True)
             for f in files:
-                s3.put_object(Bucket="bench", Key=f"incoming/retail/c{c}/{f.name}", Body=f.read_bytes())
+                s3.put_object(Bucket="bench", Key=f"incoming/medical/c{c}/{f.name}", Body=f.read_bytes())
                 if args.with_detector:
-                    s3.put_object(Bucket="bench", Key=f"incoming/security/c{c}/{f.name}", Body=f.read_bytes())
+                    s3.put_object(Bucket="bench", Key=f"incoming/retail/c{c}/{f.name}", Body=f.read_bytes())
                 os.symlink(f, local / f"c{c}" / f.name)
         n = len(files) * args.copies
         results = {"embedded": [], "peer_local": [], "worker": [], "peer": []}
@@ -123,7 +123,7 @@ def main():
             results.update({"det_embedded": [], "det_worker": [], "det_peer": []})
         for r in range(args.rounds):
             out = tmp / f"embedded{r}"
-            line = run([bin_, "run", "--source", local, "--catalog", "retail", "--output", out], env)
+            line = run([bin_, "run", "--source", local, "--catalog", "medical", "--output", out], env)
             m = re.search(r"(\d+) rows .* in ([\d.]+) s", line)
             results["embedded"].append((int(m.group(1)), float(m.group(2)), CPU["client"], 0.0))
 
@@ -132,34 +132,34 @@ def main():
             results["peer_local"].append((p["images"], p["seconds"], CPU["client"], 0.0))
 
             q = sqs.create_queue(QueueName=f"bench-{r}")["QueueUrl"]
-            run([bin_, "backfill", "--bucket", "bench", "--prefix", "incoming/retail/", "--queue-url", q], env)
+            run([bin_, "backfill", "--bucket", "bench", "--prefix", "incoming/medical/", "--queue-url", q], env)
             m0 = proc_cpu(moto.pid)
             w = last_json(run([bin_, "worker", "--queue-url", q, "--exit-when-idle", "2"], env))
             results["worker"].append((w["images"], w["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
 
             m0 = proc_cpu(moto.pid)
-            p = last_json(run([py, peer, "--endpoint", endpoint, "--bucket", "bench", "--prefix", "incoming/retail/",
+            p = last_json(run([py, peer, "--endpoint", endpoint, "--bucket", "bench", "--prefix", "incoming/medical/",
                                "--model", onnx, "--labels", ROOT / "models/imagenet_labels.txt", "--norm", norm,
                                "--out-key", f"peer/{r}.parquet"], env))
             results["peer"].append((p["images"], p["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
 
             if args.with_detector:
-                line = run([bin_, "run", "--source", local, "--catalog", "security", "--output", tmp / f"det{r}"], env)
+                line = run([bin_, "run", "--source", local, "--catalog", "retail", "--output", tmp / f"det{r}"], env)
                 m = re.search(r"(\d+) rows .* in ([\d.]+) s", line)
                 results["det_embedded"].append((int(m.group(1)), float(m.group(2)), CPU["client"], 0.0))
                 q = sqs.create_queue(QueueName=f"bench-det-{r}")["QueueUrl"]
-                run([bin_, "backfill", "--bucket", "bench", "--prefix", "incoming/security/", "--queue-url", q], env)
+                run([bin_, "backfill", "--bucket", "bench", "--prefix", "incoming/retail/", "--queue-url", q], env)
                 m0 = proc_cpu(moto.pid)
                 w = last_json(run([bin_, "worker", "--queue-url", q, "--exit-when-idle", "2"], env))
                 results["det_worker"].append((w["images"], w["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
                 # The peer runs its classifier, then its detector half; times and CPU add up.
                 m0 = proc_cpu(moto.pid)
-                pc = last_json(run([py, peer, "--endpoint", endpoint, "--bucket", "bench", "--prefix", "incoming/security/",
+                pc = last_json(run([py, peer, "--endpoint", endpoint, "--bucket", "bench", "--prefix", "incoming/retail/",
                                     "--model", onnx, "--labels", ROOT / "models/imagenet_labels.txt", "--norm", norm,
                                     "--out-key", f"peer/det-cls-{r}.parquet"], env))
                 cpu_c = CPU["client"]
                 pd = last_json(run([py, ROOT / "scripts/bench_peer_detector.py", "--endpoint", endpoint, "--bucket", "bench",
-                                    "--prefix", "incoming/security/", "--model", ROOT / "models/centernet_mbv3_coco.onnx",
+                                    "--prefix", "incoming/retail/", "--model", ROOT / "models/centernet_mbv3_coco.onnx",
                                     "--out-key", f"peer/det-{r}.parquet"], env))
                 results["det_peer"].append((pc["images"], pc["seconds"] + pd["seconds"], cpu_c + CPU["client"],
                                             proc_cpu(moto.pid) - m0))
@@ -187,7 +187,7 @@ def main():
              "peer_local": "(a') Python peer, same local folder (`--local-dir`)",
              "worker": "(b) worker: S3 + SQS via moto, `sightline worker`",
              "peer": "(c) Python peer, same bucket/endpoint/model",
-             "det_embedded": "(e) embedded, classifier + detector (`security` catalog)",
+             "det_embedded": "(e) embedded, classifier + detector (`retail` catalog)",
              "det_worker": "(f) worker via moto, classifier + detector",
              "det_peer": "(g) Python peer via moto, classifier run + detector run (times added)"}
     for k in [k for k in ("embedded", "peer_local", "worker", "peer", "det_embedded", "det_worker", "det_peer") if k in table]:

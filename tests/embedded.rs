@@ -463,3 +463,57 @@ fn the_report_accuracy_equals_eval_top1_on_the_imagenet_dev_set() {
     assert_eq!(accuracy, top1, "eval:\n{eval_out}\nreport:\n{report_out}");
     assert!(report_out.contains("(100 labelled images"), "{report_out}");
 }
+
+#[test]
+fn faces_are_found_on_the_coco_dev_images_with_large_people() {
+    let Some(data) = sightline_tests::shared_data_dir() else {
+        eprintln!("skipped: the shared dev data (../shared/data) is not here");
+        return;
+    };
+    let coco = data.join("coco-dev");
+    let src = tempfile::tempdir().unwrap();
+    let mut picked = Vec::new();
+    for e in std::fs::read_dir(coco.join("labels")).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        // A person (class 0) covering more than 15 % of the image.
+        let large = text.lines().any(|l| {
+            let f: Vec<f64> = l
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            f.len() == 5 && f[0] == 0.0 && f[3] * f[4] > 0.15
+        });
+        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        let image = coco.join("images").join(format!("{stem}.jpg"));
+        if large && image.is_file() {
+            std::fs::copy(&image, src.path().join(format!("{stem}.jpg"))).unwrap();
+            picked.push(stem);
+        }
+    }
+    assert!(
+        picked.len() >= 20,
+        "{} images with large people",
+        picked.len()
+    );
+    let out = tempfile::tempdir().unwrap();
+    let o = run(src.path(), out.path(), "security");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut with_face = 0;
+    for f in parquet_files(&out.path().join("results")) {
+        let key = f
+            .strip_prefix(out.path())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        for r in sightline_tables::read_rows(&key, std::fs::read(&f).unwrap().into()).unwrap() {
+            with_face += usize::from(r.detections.iter().any(|d| d.label == "face"));
+        }
+    }
+    // Measured: 25 of the 28 (the others show people from behind, far away or in profile).
+    assert!(
+        with_face * 100 >= picked.len() * 75,
+        "faces on {with_face} of {} images with large people",
+        picked.len()
+    );
+}

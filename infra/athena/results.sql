@@ -13,12 +13,17 @@ CREATE EXTERNAL TABLE IF NOT EXISTS sightline_results (
   `model_version`      string,
   `execution_provider` string,
   `processed_at`       timestamp,   -- UTC, microseconds
-  `width`              int,
+  `width`              int,         -- after EXIF orientation; NULL when not decoded
   `height`             int,
+  `aspect`             float,       -- width / height
+  `brightness`         float,       -- mean luma (BT.601), 0..255
+  `contrast`           float,       -- luma standard deviation, 0..255
   `labels`             array<struct<class_id:int,label:string,score:float>>,
   `tags`               array<string>,
+  -- detector boxes and, for catalogs with [faces], faces (label 'face'):
   `detections`         array<struct<class_id:int,label:string,score:float,x_min:float,y_min:float,x_max:float,y_max:float>>,
   `embedding`          array<float>, -- 1280 values or NULL
+  `redacted_key`       string,      -- redacted/<key> when the catalog redacts faces, else NULL
   `error_kind`         string,      -- NULL when the image was processed
   `error`              string,
   `fetch_ms`           float,
@@ -71,3 +76,24 @@ CROSS JOIN UNNEST(tags) AS t(tag)
 WHERE "date" >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')
 GROUP BY catalog, tag
 ORDER BY catalog, images DESC;
+
+-- 4. Faces per day in the security catalog (last 7 days) and where the redacted copies are.
+SELECT "date", count(*) AS images,
+       count_if(any_match(detections, d -> d.label = 'face')) AS with_faces,
+       arbitrary(redacted_key) AS example_redacted_key
+FROM sightline_results
+WHERE catalog = 'security'
+  AND "date" >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')
+  AND error_kind IS NULL
+GROUP BY "date"
+ORDER BY "date" DESC;
+
+-- 5. Daily brightness and contrast per catalog (last 30 days): what the report's drift
+--    tests compare, as a trend.
+SELECT catalog, "date", count(*) AS images,
+       round(avg(brightness), 1) AS mean_brightness, round(avg(contrast), 1) AS mean_contrast
+FROM sightline_results
+WHERE "date" >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')
+  AND error_kind IS NULL
+GROUP BY catalog, "date"
+ORDER BY catalog, "date" DESC;

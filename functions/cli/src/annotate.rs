@@ -81,6 +81,12 @@ pub fn run(settings: &Settings, args: AnnotateArgs) -> Result<()> {
             .with_context(|| format!("reading {}", f.display()))?;
         let mut rows = Vec::new();
         for b in &batches {
+            // Other tables under the same folder (metrics/, drift/ of a report) are not
+            // results: skip them.
+            if b.schema().index_of("labels").is_err() || b.schema().index_of("key").is_err() {
+                eprintln!("skipping {}: not a results table", f.display());
+                break;
+            }
             // The partition values (catalog, date) are not needed here.
             rows.extend(
                 sightline_tables::rows_from_batch(b, "", Default::default())

@@ -175,7 +175,8 @@ pub struct Label {
 /// One detected object; box corners in original-image pixels (after EXIF orientation).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
-    /// Class index in the detector's label file.
+    /// Class index in the catalog's detection labels: the object detector's label file,
+    /// then the face detector's (with COCO, `face` is 80).
     pub class_id: i32,
     /// Class name.
     pub label: String,

@@ -664,12 +664,21 @@ impl Pipeline {
                 &catalog.faces,
                 geometry(catalog.faces.as_ref().map(|f| f.0)),
             ) {
-                let faces = filter.apply(decode_blazeface(
+                // Face classes are numbered after the detector's, so a class id names
+                // one class across the row's detections.
+                let offset = catalog
+                    .detector
+                    .as_ref()
+                    .map_or(0, |d| self.engine.models()[d.0].labels.len() as i32);
+                let mut faces = filter.apply(decode_blazeface(
                     &outputs[j][m].raw,
                     geometry,
                     size,
                     cfg.min_score,
                 ));
+                for f in &mut faces {
+                    f.class_id += offset;
+                }
                 if let Some(img) = p.image.take() {
                     match self.write_redacted(item, img, &faces).await {
                         Ok(key) => redacted_key = Some(key),

@@ -469,7 +469,7 @@ impl DriftMethod {
     ];
 
     /// The method's name: `"psi"`, `"js_distance"`, `"ks"`, `"wasserstein_normed"`,
-    /// `"mean_shift"` or `"mmd"` (the serialised name).
+    /// `"mean_shift"`, `"mmd"` or `"displacement"` (the serialised name).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Psi => "psi",

@@ -4,7 +4,7 @@
 //!
 //! The page has, in order: a header (catalog, model, windows, the overall status badge
 //! and, when one was sent, the retrain request), the metric floors, the drift table
-//! (alerts first), one histogram per numeric drift feature, the classification section
+//! (alerts first), one histogram per distribution the report carries (top-1 confidence, brightness, contrast), the classification section
 //! (metrics, confusion-matrix heatmap, per-class F1 chart, reliability diagram,
 //! per-class table), the detection section (mAP, per-class AP chart), the notes and a
 //! footer. Every piece of text from the report is escaped; numbers that are NaN or

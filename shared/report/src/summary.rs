@@ -210,7 +210,7 @@ pub struct FloorCheck {
 }
 
 /// The message a report sends when quality drops: a metric below its floor or a drift
-/// test at alert. The retrain function consumes it.
+/// test at alert. A retraining job consumes it from the retrain queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetrainRequest {
     /// Always `"retrain_request"`, so queue consumers can tell message types apart.

@@ -388,7 +388,13 @@ pub fn read_rows(key: &str, bytes: Bytes) -> Result<Vec<ResultRow>, TablesError>
     })?;
     let mut rows = Vec::new();
     for b in read_parquet(bytes)? {
-        rows.extend(rows_from_batch(&b, &catalog, date)?);
+        rows.extend(rows_from_batch(&b, &catalog, date).map_err(|e| match e {
+            TablesError::InvalidRow { message, .. } => TablesError::InvalidRow {
+                key: key.to_string(),
+                message,
+            },
+            other => other,
+        })?);
     }
     Ok(rows)
 }
