@@ -141,6 +141,12 @@ fn every_file_gets_exactly_one_row_and_reruns_overwrite() {
         "{:?}",
         rows["coffee.jpg"]
     );
+    // …but a cat lying on a blanket is no furniture ("bed" 0.35 is below its 0.5).
+    assert!(
+        !rows["chelsea.jpg"].tags.contains(&"furniture".to_string()),
+        "{:?}",
+        rows["chelsea.jpg"]
+    );
     let copy = &rows["caf\u{e9} +1 (copy).jpg"];
     assert_eq!(copy.top1(), rows["chelsea.jpg"].top1());
     assert!(
@@ -325,6 +331,7 @@ fn faces_are_found_within_people_and_redacted_into_a_copy() {
             assert!((got - want).abs() < 6.0, "{name}: {f:?}");
         }
         assert!(f.score > 0.6, "{f:?}");
+        assert_eq!(f.class_id, 80, "face classes follow the 80 COCO classes");
         assert!(r.tags.contains(&"face".to_string()), "{r:?}");
         let person = r
             .detections

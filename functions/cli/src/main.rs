@@ -327,7 +327,8 @@ async fn demo(settings: Settings, source: Option<PathBuf>, output: &Path) -> Res
         Some(s) => s,
         None => {
             let models = settings.locate_models_dir()?;
-            models.join("../tests/fixtures/images")
+            let images = models.join("../tests/fixtures/images");
+            std::fs::canonicalize(&images).unwrap_or(images)
         }
     };
     for catalog in ["retail", "security"] {
@@ -369,6 +370,19 @@ async fn demo(settings: Settings, source: Option<PathBuf>, output: &Path) -> Res
     }
     let results = output.join("results");
     println!("Parquet written under {}", results.display());
+    let redacted = output.join("redacted");
+    if redacted.is_dir() {
+        println!(
+            "Face-redacted copies (security catalog) under {}",
+            redacted.display()
+        );
+    }
+    println!(
+        "Boxes drawn onto copies:\n  sightline annotate --results {} --source {} --output {}",
+        results.display(),
+        source.display(),
+        output.join("annotated").display()
+    );
     println!("Try:\n  duckdb -c \"SELECT catalog, key, labels[1].label AS top1, labels[1].score AS score, tags, len(detections) AS boxes FROM read_parquet('{}/**/*.parquet', hive_partitioning=true) ORDER BY key\"", results.display());
     Ok(())
 }
