@@ -468,6 +468,11 @@ fn the_report_accuracy_equals_eval_top1_on_the_imagenet_dev_set() {
     let top1 = printed(&eval_out, "top-1 accuracy");
     let accuracy = printed(&report_out, "accuracy");
     assert_eq!(accuracy, top1, "eval:\n{eval_out}\nreport:\n{report_out}");
+    assert_eq!(
+        printed(&report_out, "top-5 accuracy"),
+        printed(&eval_out, "top-5 accuracy"),
+        "eval:\n{eval_out}\nreport:\n{report_out}"
+    );
     assert!(report_out.contains("(100 labelled images"), "{report_out}");
 }
 

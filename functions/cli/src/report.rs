@@ -135,6 +135,9 @@ pub async fn run(settings: Settings, a: ReportArgs) -> Result<()> {
             c.samples,
             c.classes
         );
+        if let Some(top5) = c.top5_accuracy {
+            println!("top-5 accuracy {:.1} %", 100.0 * top5);
+        }
         println!("macro F1       {:.3}   ECE {:.3}", c.macro_avg.f1, c.ece);
     }
     if let Some(d) = &report.detection {
