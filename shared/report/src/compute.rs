@@ -749,3 +749,180 @@ pub fn retrain_reasons(report: &Report) -> Vec<String> {
         });
     floors.chain(drift).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_core::{ImageStats, Label, StageTimings};
+
+    /// A deterministic pseudo-normal value (sum of uniforms) for sample `i` of `seed`.
+    fn noise(seed: u64, i: usize) -> f64 {
+        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9) ^ (i as u64 + 1) * 0x85EB_CA6B);
+        (0..12)
+            .map(|_| (rng.next() % 10_000) as f64 / 10_000.0)
+            .sum::<f64>()
+            - 6.0
+    }
+
+    fn row(key: &str, class: i32, brightness: f64) -> ResultRow {
+        ResultRow {
+            catalog: "c".into(),
+            date: NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
+            bucket: "b".into(),
+            key: format!("incoming/c/{key}"),
+            etag: String::new(),
+            size_bytes: 1,
+            model: "m".into(),
+            model_version: "1".into(),
+            execution_provider: "cpu".into(),
+            processed_at: Utc::now(),
+            width: Some(640),
+            height: Some(480),
+            stats: Some(ImageStats {
+                aspect: 4.0 / 3.0,
+                brightness: brightness as f32,
+                contrast: 50.0,
+            }),
+            labels: vec![Label {
+                class_id: class,
+                label: format!("class{class}"),
+                score: 0.8,
+            }],
+            tags: vec![],
+            detections: vec![],
+            embedding: None,
+            redacted_key: None,
+            error_kind: None,
+            error: None,
+            timings: StageTimings::default(),
+        }
+    }
+
+    fn window(prefix: &str, seed: u64, n: usize, shift: f64) -> Vec<ResultRow> {
+        (0..n)
+            .map(|i| {
+                row(
+                    &format!("{prefix}{i}.jpg"),
+                    (i % 3) as i32,
+                    120.0 + 20.0 * (noise(seed, i) + shift),
+                )
+            })
+            .collect()
+    }
+
+    fn cfg() -> ReportConfig {
+        ReportConfig {
+            reference: "prefix=a/".into(),
+            current: "prefix=b/".into(),
+            ..ReportConfig::new("c", NaiveDate::from_ymd_opt(2026, 11, 27).unwrap())
+        }
+    }
+
+    fn statuses(report: &Report, feature: &str) -> Vec<DriftStatus> {
+        report
+            .drift
+            .iter()
+            .filter(|d| d.feature == feature)
+            .map(|d| d.status)
+            .collect()
+    }
+
+    #[test]
+    fn small_windows_from_one_distribution_stay_ok_and_a_shift_alerts() {
+        let reference = window("a/", 1, 40, 0.0);
+        let truth = GroundTruth::default();
+        // 40 fresh draws of the same distribution: effect sizes reach the bare 0.1 levels
+        // on noise alone, the permutation floor keeps them at ok.
+        let same = compute(&cfg(), &reference, &window("b/", 2, 40, 0.0), &truth).unwrap();
+        let raw_ks = same
+            .drift
+            .iter()
+            .find(|d| d.feature == "brightness" && d.method == DriftMethod::KolmogorovSmirnov)
+            .unwrap();
+        assert!(
+            raw_ks.thresholds.warn > 0.1,
+            "the floor raised the level: {raw_ks:?}"
+        );
+        // …where the bare effect-size levels would have flagged noise.
+        let bare = same
+            .drift
+            .iter()
+            .filter(|d| d.feature == "brightness")
+            .filter(|d| d.value >= d.method.default_thresholds().warn)
+            .count();
+        assert!(bare >= 1, "{:?}", same.drift);
+        assert_eq!(
+            statuses(&same, "brightness"),
+            vec![DriftStatus::Ok; 3],
+            "{:?}",
+            same.drift
+        );
+        assert_eq!(same.status, DriftStatus::Ok);
+        assert!(same.notes.iter().any(|n| n.contains("no ground truth")));
+        // One standard deviation brighter: every brightness test alerts.
+        let shifted = compute(&cfg(), &reference, &window("b/", 2, 40, 1.0), &truth).unwrap();
+        assert_eq!(
+            statuses(&shifted, "brightness"),
+            vec![DriftStatus::Alert; 3],
+            "{:?}",
+            shifted.drift
+        );
+        assert_eq!(shifted.status, DriftStatus::Alert);
+        assert!(retrain_reasons(&shifted)
+            .iter()
+            .any(|r| r.starts_with("brightness drift")));
+        // Identical windows: every test exactly 0.
+        let identical = compute(&cfg(), &reference, &reference, &truth).unwrap();
+        assert!(identical
+            .drift
+            .iter()
+            .all(|d| d.value == 0.0 && d.status == DriftStatus::Ok));
+    }
+
+    #[test]
+    fn a_metric_below_its_floor_alerts_and_asks_for_retraining() {
+        let reference = window("a/", 1, 30, 0.0);
+        let current = window("b/", 1, 30, 0.0);
+        let mut truth = GroundTruth::default();
+        // Labels agree with the prediction for one image in three: accuracy 1/3 < 0.7.
+        for (i, r) in current.iter().enumerate() {
+            let file = r.key.rsplit('/').next().unwrap().to_string();
+            let class = if i % 3 == 0 { r.labels[0].class_id } else { 99 };
+            truth.classes.insert(file, ClassRef::Index(class));
+        }
+        let report = compute(&cfg(), &reference, &current, &truth).unwrap();
+        let c = report.classification.as_ref().unwrap();
+        assert_eq!(c.samples, 30);
+        assert!((c.accuracy - 1.0 / 3.0).abs() < 1e-12, "{}", c.accuracy);
+        assert_eq!(report.floors[0].metric, "accuracy");
+        assert!(!report.floors[0].passed);
+        assert_eq!(report.status, DriftStatus::Alert);
+        let reasons = retrain_reasons(&report);
+        assert!(
+            reasons[0].starts_with("accuracy 0.3333 is below the floor 0.7"),
+            "{reasons:?}"
+        );
+        // The class only the labels know is named, not dropped.
+        assert!(c
+            .per_class
+            .iter()
+            .any(|k| k.class_id == 99 && k.support == 20));
+    }
+
+    #[test]
+    fn windows_are_thinned_evenly() {
+        let rows = window("a/", 3, 10, 0.0);
+        let kept = thin(&rows, 4);
+        let keys: Vec<&str> = kept.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "incoming/c/a/0.jpg",
+                "incoming/c/a/2.jpg",
+                "incoming/c/a/5.jpg",
+                "incoming/c/a/7.jpg"
+            ]
+        );
+        assert_eq!(thin(&rows, 100).len(), 10);
+    }
+}
