@@ -757,7 +757,7 @@ mod tests {
 
     /// A deterministic pseudo-normal value (sum of uniforms) for sample `i` of `seed`.
     fn noise(seed: u64, i: usize) -> f64 {
-        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9) ^ (i as u64 + 1) * 0x85EB_CA6B);
+        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9) ^ ((i as u64 + 1) * 0x85EB_CA6B));
         (0..12)
             .map(|_| (rng.next() % 10_000) as f64 / 10_000.0)
             .sum::<f64>()
