@@ -910,6 +910,52 @@ mod tests {
     }
 
     #[test]
+    fn detections_are_scored_against_yolo_boxes_and_faces_are_not_people() {
+        use crate::labels::TruthBox;
+        use sightline_core::Detection;
+        let det = |class_id: i32, label: &str, b: [f32; 4]| Detection {
+            class_id,
+            label: label.into(),
+            score: 0.9,
+            x_min: b[0],
+            y_min: b[1],
+            x_max: b[2],
+            y_max: b[3],
+        };
+        let mut r = row("a/x.jpg", 0, 100.0);
+        // A person where the labels have one, and a face inside it (class 80, after COCO's).
+        r.detections = vec![
+            det(0, "person", [64.0, 48.0, 320.0, 432.0]),
+            det(80, "face", [150.0, 60.0, 230.0, 140.0]),
+        ];
+        let mut truth = GroundTruth::default();
+        // YOLO: class cx cy w h, relative to 640 × 480.
+        truth.boxes.insert(
+            "x".into(),
+            vec![TruthBox {
+                class: ClassRef::Index(0),
+                bbox: [0.1, 0.1, 0.5, 0.9],
+                relative: true,
+            }],
+        );
+        let rows = vec![r];
+        let report = compute(&cfg(), &rows, &rows, &truth).unwrap();
+        let d = report.detection.expect("detection metrics");
+        assert_eq!(d.images, 1);
+        assert!((d.map - 1.0).abs() < 1e-9, "{d:?}");
+        assert_eq!(
+            d.per_class.len(),
+            1,
+            "only classes with ground truth: {d:?}"
+        );
+        assert_eq!(
+            (d.per_class[0].label.as_str(), d.per_class[0].ground_truth),
+            ("person", 1)
+        );
+        assert!(report.floors.iter().any(|f| f.metric == "map" && f.passed));
+    }
+
+    #[test]
     fn windows_are_thinned_evenly() {
         let rows = window("a/", 3, 10, 0.0);
         let kept = thin(&rows, 4);
