@@ -105,17 +105,7 @@ pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
     }
     let to_boxes = |image: u64, ds: &[sightline_core::Detection]| -> Vec<LabeledBox> {
         ds.iter()
-            .map(|d| LabeledBox {
-                image,
-                class_id: d.class_id,
-                bbox: [
-                    d.x_min as f64,
-                    d.y_min as f64,
-                    d.x_max as f64,
-                    d.y_max as f64,
-                ],
-                score: d.score as f64,
-            })
+            .map(|d| LabeledBox::from_detection(image, d))
             .collect()
     };
     for (image, ds) in &raw_dets {

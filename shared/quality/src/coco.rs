@@ -18,6 +18,23 @@ pub struct LabeledBox {
     pub score: f64,
 }
 
+impl LabeledBox {
+    /// A detection of image `image` as a scored box.
+    pub fn from_detection(image: u64, d: &sightline_core::Detection) -> LabeledBox {
+        LabeledBox {
+            image,
+            class_id: d.class_id,
+            bbox: [
+                d.x_min as f64,
+                d.y_min as f64,
+                d.x_max as f64,
+                d.y_max as f64,
+            ],
+            score: d.score as f64,
+        }
+    }
+}
+
 /// Results of [`evaluate`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectionMetrics {

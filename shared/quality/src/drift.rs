@@ -224,22 +224,28 @@ pub fn embedding_mean_shift<V: AsRef<[f32]>>(
     let mean_ref = mean_vector(reference);
     let mean_cur = mean_vector(current);
     let shift = squared_distance_f64(&mean_ref, &mean_cur).sqrt();
+    Ok(shift / reference_spread(reference, &mean_ref).unwrap_or(1.0))
+}
+
+/// The reference spread `sqrt(mean_i ‖x_i − mean‖²)` of [`embedding_mean_shift`] and
+/// [`embedding_displacement`]; `None` for a constant reference (every vector equal).
+fn reference_spread<V: AsRef<[f32]>>(reference: &[V], mean: &[f64]) -> Option<f64> {
     let first = reference[0].as_ref();
     if reference.iter().all(|v| v.as_ref() == first) {
-        return Ok(shift);
+        return None;
     }
     let spread2 = reference
         .iter()
         .map(|x| {
             x.as_ref()
                 .iter()
-                .zip(&mean_ref)
+                .zip(mean)
                 .map(|(&a, &m)| (f64::from(a) - m) * (f64::from(a) - m))
                 .sum::<f64>()
         })
         .sum::<f64>()
         / reference.len() as f64;
-    Ok(shift / spread2.sqrt())
+    Some(spread2.sqrt())
 }
 
 /// How far the *same images* moved between the windows: `current[i]` and `reference[i]`
@@ -282,22 +288,7 @@ pub fn embedding_displacement<V: AsRef<[f32]>>(
         .sum::<f64>()
         / reference.len() as f64;
     let mean_ref = mean_vector(reference);
-    let first = reference[0].as_ref();
-    if reference.iter().all(|v| v.as_ref() == first) {
-        return Ok(moved);
-    }
-    let spread2 = reference
-        .iter()
-        .map(|x| {
-            x.as_ref()
-                .iter()
-                .zip(&mean_ref)
-                .map(|(&a, &m)| (f64::from(a) - m) * (f64::from(a) - m))
-                .sum::<f64>()
-        })
-        .sum::<f64>()
-        / reference.len() as f64;
-    Ok(moved / spread2.sqrt())
+    Ok(moved / reference_spread(reference, &mean_ref).unwrap_or(1.0))
 }
 
 /// Squared Maximum Mean Discrepancy between the two windows of embeddings, with an RBF

@@ -556,19 +556,11 @@ fn detection(
                 score: 1.0,
             });
         }
-        for d in &r.detections {
-            dets.push(LabeledBox {
-                image: image as u64,
-                class_id: d.class_id,
-                bbox: [
-                    d.x_min as f64,
-                    d.y_min as f64,
-                    d.x_max as f64,
-                    d.y_max as f64,
-                ],
-                score: d.score as f64,
-            });
-        }
+        dets.extend(
+            r.detections
+                .iter()
+                .map(|d| LabeledBox::from_detection(image as u64, d)),
+        );
     }
     if images == 0 {
         return None;
