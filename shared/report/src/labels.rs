@@ -408,6 +408,44 @@ mod tests {
     }
 
     #[test]
+    fn parquet_labels_from_other_tools_snappy_and_integer_classes() {
+        use std::sync::Arc;
+
+        use arrow::array::{Int64Array, RecordBatch, StringArray};
+        use parquet::arrow::ArrowWriter;
+        use parquet::basic::Compression;
+        use parquet::file::properties::WriterProperties;
+
+        let batch = RecordBatch::try_from_iter([
+            (
+                "file",
+                Arc::new(StringArray::from(vec!["a.jpg", "b.jpg"])) as _,
+            ),
+            (
+                "class_index",
+                Arc::new(Int64Array::from(vec![285, 967])) as _,
+            ),
+        ])
+        .unwrap();
+        // pyarrow, Spark and DuckDB write Snappy by default.
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let mut buf = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let mut t = GroundTruth::default();
+        t.add_table(&parquet_table(Bytes::from(buf)).unwrap())
+            .unwrap();
+        assert_eq!(
+            t.class_of("incoming/r/x/b.jpg", "r", "incoming/"),
+            Some(&ClassRef::Index(967))
+        );
+        assert_eq!(t.classes.len(), 2);
+    }
+
+    #[test]
     fn yolo_and_coco_boxes() {
         let mut t = GroundTruth::default();
         t.boxes
