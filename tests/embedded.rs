@@ -253,6 +253,33 @@ fn the_security_catalog_detects_people_in_original_pixels() {
     assert_eq!(rows["coffee.jpg"].top1(), Some(967));
 }
 
+/// Runs `sightline <args>` (text logs), asserts success, returns its stdout.
+fn sightline(args: &[&std::ffi::OsStr]) -> String {
+    let o = Command::new(workspace_bin("sightline"))
+        .args(["--log-format", "text"])
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("run sightline");
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "sightline {args:?}:\n{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
+/// Every results row under `<out>/results`, read back with the typed reader.
+fn typed_rows(out: &Path) -> Vec<sightline_core::ResultRow> {
+    let mut rows = Vec::new();
+    for f in parquet_files(&out.join("results")) {
+        let key = f.strip_prefix(out).unwrap().to_string_lossy().to_string();
+        rows.extend(sightline_tables::read_rows(&key, std::fs::read(&f).unwrap().into()).unwrap());
+    }
+    rows
+}
+
 /// Decodes an image file with the pipeline's decoder (EXIF applied).
 fn decode_file(path: &Path) -> sightline_vision::RgbImage {
     let bytes = std::fs::read(path).unwrap();
@@ -305,17 +332,10 @@ fn faces_are_found_within_people_and_redacted_into_a_copy() {
 
     let o = run(src.path(), out.path(), "security");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut rows = HashMap::new();
-    for f in parquet_files(&out.path().join("results")) {
-        let key = f
-            .strip_prefix(out.path())
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
-        for r in sightline_tables::read_rows(&key, std::fs::read(&f).unwrap().into()).unwrap() {
-            rows.insert(r.key.rsplit('/').next().unwrap().to_string(), r);
-        }
-    }
+    let rows: HashMap<String, _> = typed_rows(out.path())
+        .into_iter()
+        .map(|r| (r.key.rsplit('/').next().unwrap().to_string(), r))
+        .collect();
     for name in ["camera.jpg", "camera_png.png"] {
         let r = &rows[name];
         let faces: Vec<_> = r.detections.iter().filter(|d| d.label == "face").collect();
@@ -426,45 +446,31 @@ fn the_report_accuracy_equals_eval_top1_on_the_imagenet_dev_set() {
         return;
     };
     let images = data.join("imagenet-dev");
-    let eval = Command::new(workspace_bin("sightline"))
-        .args([
-            "--log-format",
-            "text",
-            "eval",
-            "--model",
-            "efficientnet_lite0",
-        ])
-        .arg("--images")
-        .arg(&images)
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    let eval_out = String::from_utf8_lossy(&eval.stdout).to_string();
-    assert!(
-        eval.status.success(),
-        "{eval_out}{}",
-        String::from_utf8_lossy(&eval.stderr)
-    );
+    let eval_out = sightline(&[
+        "eval".as_ref(),
+        "--model".as_ref(),
+        "efficientnet_lite0".as_ref(),
+        "--images".as_ref(),
+        images.as_os_str(),
+    ]);
     // The medical catalog runs efficientnet_lite0 alone, like eval.
     let out = tempfile::tempdir().unwrap();
     let o = run(&images, out.path(), "medical");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let report = Command::new(workspace_bin("sightline"))
-        .args(["--log-format", "text", "report", "--catalog", "medical"])
-        .args(["--reference", "all", "--current", "all"])
-        .arg("--output")
-        .arg(out.path())
-        .arg("--labels")
-        .arg(images.join("labels.csv"))
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    let report_out = String::from_utf8_lossy(&report.stdout).to_string();
-    assert!(
-        report.status.success(),
-        "{report_out}{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
+    let labels = images.join("labels.csv");
+    let report_out = sightline(&[
+        "report".as_ref(),
+        "--catalog".as_ref(),
+        "medical".as_ref(),
+        "--reference".as_ref(),
+        "all".as_ref(),
+        "--current".as_ref(),
+        "all".as_ref(),
+        "--output".as_ref(),
+        out.path().as_os_str(),
+        "--labels".as_ref(),
+        labels.as_os_str(),
+    ]);
     let top1 = printed(&eval_out, "top-1 accuracy");
     let accuracy = printed(&report_out, "accuracy");
     assert_eq!(accuracy, top1, "eval:\n{eval_out}\nreport:\n{report_out}");
@@ -511,17 +517,10 @@ fn faces_are_found_on_the_coco_dev_images_with_large_people() {
     let out = tempfile::tempdir().unwrap();
     let o = run(src.path(), out.path(), "security");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut with_face = 0;
-    for f in parquet_files(&out.path().join("results")) {
-        let key = f
-            .strip_prefix(out.path())
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
-        for r in sightline_tables::read_rows(&key, std::fs::read(&f).unwrap().into()).unwrap() {
-            with_face += usize::from(r.detections.iter().any(|d| d.label == "face"));
-        }
-    }
+    let with_face = typed_rows(out.path())
+        .iter()
+        .filter(|r| r.detections.iter().any(|d| d.label == "face"))
+        .count();
     // Measured: 24 of the 28 (in the others people face away, are far off or in profile).
     assert!(
         with_face * 100 >= picked.len() * 75,
