@@ -11,7 +11,6 @@ use sightline_core::{CatalogConfig, Catalogs, ClassifierConfig, DetectorConfig, 
 use sightline_pipeline::{embedded, Pipeline};
 use sightline_quality::{evaluate_detections, LabeledBox};
 use sightline_vision::DetectionFilter;
-use sightline_vision::ModelRegistry;
 
 /// Arguments of `sightline eval`.
 #[derive(Args)]
@@ -117,14 +116,8 @@ pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
         "defaults",
     )?
     .detector
-    .expect("detector");
-    let filter = DetectionFilter {
-        min_score: defaults.min_score,
-        class_min_score: Default::default(),
-        classes: None,
-        nms_iou: defaults.nms_iou,
-        max_detections: defaults.max_detections,
-    };
+    .context("a catalog with a [detector] section has a detector")?;
+    let filter = DetectionFilter::from(&defaults);
     let filtered: Vec<LabeledBox> = raw_dets
         .iter()
         .flat_map(|(i, ds)| to_boxes(*i, &filter.apply(ds.clone())))
@@ -159,10 +152,10 @@ async fn run_catalog(
     output: &Path,
     batch: usize,
 ) -> Result<Vec<sightline_core::ResultRow>> {
-    let registry = ModelRegistry::new(settings.locate_models_dir()?);
     let (source, sink) = embedded::stores(images, &catalog.name, &settings, output);
-    let catalogs = Catalogs::from_configs([catalog]);
-    let pipeline = Pipeline::with_catalogs(settings, &registry, catalogs, source.clone(), sink)?;
+    let pipeline = Pipeline::builder(settings, source.clone(), sink)
+        .catalogs(Catalogs::from_configs([catalog]))
+        .build()?;
     let (rows, _) = crate::run_pipeline((Arc::new(pipeline), source), batch, true).await?;
     Ok(rows)
 }

@@ -108,13 +108,11 @@ pub enum ErrorKind {
     UnknownCatalog,
     /// The object was deleted before it could be read.
     NotFound,
-    /// The model failed on this input (should not happen for a valid tensor).
-    InferenceFailed,
 }
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::EmptyObject,
         ErrorKind::NotAnImage,
         ErrorKind::CorruptImage,
@@ -122,7 +120,6 @@ impl ErrorKind {
         ErrorKind::TooLarge,
         ErrorKind::UnknownCatalog,
         ErrorKind::NotFound,
-        ErrorKind::InferenceFailed,
     ];
 
     /// The kind whose [`ErrorKind::as_str`] code is `code`.
@@ -140,7 +137,6 @@ impl ErrorKind {
             ErrorKind::TooLarge => "too_large",
             ErrorKind::UnknownCatalog => "unknown_catalog",
             ErrorKind::NotFound => "not_found",
-            ErrorKind::InferenceFailed => "inference_failed",
         }
     }
 }

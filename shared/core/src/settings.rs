@@ -61,6 +61,12 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The bucket results (and redacted copies) of an object in `source_bucket` go to:
+    /// [`Settings::results_bucket`] if set, else the object's own bucket.
+    pub fn results_bucket_for<'a>(&'a self, source_bucket: &'a str) -> &'a str {
+        self.results_bucket.as_deref().unwrap_or(source_bucket)
+    }
+
     /// Defaults overridden by any `SIGHTLINE_*` variable that is set.
     pub fn from_env() -> Result<Self, CoreError> {
         Self::from_lookup(|k| std::env::var(k).ok())

@@ -1,21 +1,43 @@
 //! Sightline's pipeline: a batch of queue messages in, one Parquet file per batch out,
-//! the same code in every run mode.
+//! the same code in every run mode. The stages, in order:
 //!
-//! * [`Pipeline`]: parse events → route to catalogs → fetch concurrently → decode and
-//!   preprocess on blocking threads → batched inference → rows → Parquet in the bucket.
+//! * [`plan`]: catalogs compiled against their models at start-up ([`CatalogPlan`]).
+//! * `batch`: intake (parse events, route to catalogs) and the scheduler that overlaps
+//!   the stages ([`Pipeline::process_messages`]).
+//! * `prepare`: fetch, decode once, preprocess per model (blocking threads).
+//! * `infer`: batched model runs through an [`Inference`] backend (the ONNX Runtime
+//!   engine, or a fake in tests).
+//! * [`analyze`]: model outputs → labels, tags, detections, gated faces (pure).
+//! * [`redact`]: face-redacted copies, written concurrently.
 //! * [`rows`]: where a results row is built (success and error rows alike).
+//! * `write`: rows → Parquet in the results bucket.
 //! * [`worker`]: the queue-polling loop (SQS in the container worker, the in-process queue
 //!   in embedded mode) with graceful shutdown.
 //! * [`embedded`]: a local folder treated as a bucket, fed through the in-process queue.
+//! * [`lambda`]: the Lambda adapter (SQS event in, partial batch response out).
 
+pub mod analyze;
+mod batch;
 pub mod embedded;
+mod infer;
+pub mod inference;
 pub mod lambda;
+mod outcome;
 mod pipeline;
+pub mod plan;
+mod prepare;
+pub mod redact;
 pub mod rows;
 pub mod worker;
+mod write;
 
-pub use pipeline::{BatchReport, ItemOutcome, Pipeline};
+pub use batch::BatchReport;
+pub use inference::Inference;
+pub use outcome::ItemOutcome;
+pub use pipeline::{InferenceFactory, Pipeline, PipelineBuilder};
+pub use plan::{CatalogPlan, CatalogPlans, ModelId, ModelSet};
 pub use worker::{run_worker, WorkerOptions, WorkerStats};
+pub use write::dedupe_rows;
 
 use sightline_core::CoreError;
 use sightline_queue::QueueError;
@@ -41,6 +63,20 @@ pub enum PipelineError {
     /// Encoding results.
     #[error(transparent)]
     Tables(#[from] TablesError),
+    /// A decoder panicked on this input: a decoder bug the image triggers, so permanent.
+    #[error("decoder panicked: {0}")]
+    DecoderPanicked(String),
+    /// The face-redacted copy could not be encoded.
+    #[error("encoding the redacted copy: {0}")]
+    RedactionEncoding(String),
+    /// A blocking task (Parquet encoding, redaction) or a batch task panicked.
+    #[error("{task} task failed: {message}")]
+    TaskFailed {
+        /// Which task.
+        task: &'static str,
+        /// The panic or cancellation.
+        message: String,
+    },
 }
 
 impl PipelineError {
@@ -50,6 +86,9 @@ impl PipelineError {
         match self {
             PipelineError::Vision(e) => e.disposition(),
             PipelineError::Storage(e) => e.disposition(),
+            PipelineError::DecoderPanicked(_) => {
+                sightline_core::Disposition::Permanent(sightline_core::ErrorKind::CorruptImage)
+            }
             _ => sightline_core::Disposition::Transient,
         }
     }

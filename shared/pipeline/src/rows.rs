@@ -1,22 +1,27 @@
-//! The one place a results row is built.
+//! The one place a results row is built ([`build_row`]), and the one place each of its
+//! facts about the object is settled ([`RowContext`]).
 
 use chrono::{DateTime, Utc};
 use sightline_core::{Detection, ErrorKind, ImageStats, Label, ResultRow, StageTimings, WorkItem};
+use sightline_storage::Object;
 
-/// What is known about the object and the model when its row is built.
+use crate::plan::CatalogPlan;
+
+/// What is known about the object and the models when its row is built.
 #[derive(Debug, Clone, Default)]
 pub struct RowContext {
-    /// ETag (event's, else the store's).
+    /// ETag: the event's, else the store's.
     pub etag: Option<String>,
-    /// Size in bytes.
+    /// Size in bytes: what was read, else the event's.
     pub size: Option<i64>,
-    /// Object creation time (picks the partition date).
+    /// Object creation time, which picks the partition date: the event's, else the
+    /// store's last-modified time.
     pub created: Option<DateTime<Utc>>,
-    /// Model name.
+    /// Model name(s), `+`-joined.
     pub model: String,
-    /// Model version.
+    /// Model version(s), `+`-joined.
     pub model_version: String,
-    /// Execution provider that ran the model ("" if none ran).
+    /// Execution provider that ran the models ("" if none ran).
     pub execution_provider: String,
     /// Upright image size, if decoded.
     pub size_px: Option<(u32, u32)>,
@@ -26,22 +31,33 @@ pub struct RowContext {
     pub timings: StageTimings,
 }
 
+impl RowContext {
+    /// What the event says about `item`, and the models of its catalog (`None`: unknown
+    /// catalog, no models).
+    pub fn new(item: &WorkItem, plan: Option<&CatalogPlan>) -> RowContext {
+        RowContext {
+            etag: item.object.etag.clone(),
+            size: item.object.size,
+            created: item.object.event_time,
+            model: plan.map(|p| p.model.clone()).unwrap_or_default(),
+            model_version: plan.map(|p| p.model_version.clone()).unwrap_or_default(),
+            ..RowContext::default()
+        }
+    }
+
+    /// Completes the context with the store's answer for the object that was read.
+    pub fn observe(&mut self, object: &Object) {
+        self.etag = self.etag.take().or_else(|| object.etag.clone());
+        self.size = Some(object.size);
+        self.created = self.created.or(object.last_modified);
+    }
+}
+
 /// What the row reports.
 #[derive(Debug, Clone)]
 pub enum RowContent {
     /// Every model of the catalog ran.
-    Analyzed {
-        /// Classifier top-k labels (empty without a classifier).
-        labels: Vec<Label>,
-        /// Catalog tags from labels and detections, sorted, no duplicates.
-        tags: Vec<String>,
-        /// Detections kept by the catalog's filters (empty without a detector).
-        detections: Vec<Detection>,
-        /// The classifier's embedding.
-        embedding: Option<Vec<f32>>,
-        /// Key of the redacted copy, if one was written.
-        redacted_key: Option<String>,
-    },
+    Analyzed(Analysis),
     /// A permanent failure.
     Failed {
         /// Machine-readable reason.
@@ -51,46 +67,36 @@ pub enum RowContent {
     },
 }
 
+/// What the models found in one image.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Analysis {
+    /// Classifier top-k labels (empty without a classifier).
+    pub labels: Vec<Label>,
+    /// Catalog tags from labels, detections and faces, sorted, no duplicates.
+    pub tags: Vec<String>,
+    /// Detections kept by the catalog's filters, then the kept faces.
+    pub detections: Vec<Detection>,
+    /// The classifier's embedding.
+    pub embedding: Option<Vec<f32>>,
+    /// Key of the redacted copy, if one was written.
+    pub redacted_key: Option<String>,
+}
+
 /// Builds the results row for `item`.
 pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> ResultRow {
     let now = Utc::now();
-    let created = ctx.created.or(item.object.event_time).unwrap_or(now);
-    let (labels, tags, detections, embedding, redacted_key, error_kind, error) = match content {
-        RowContent::Analyzed {
-            labels,
-            tags,
-            detections,
-            embedding,
-            redacted_key,
-        } => (
-            labels,
-            tags,
-            detections,
-            embedding,
-            redacted_key,
-            None,
-            None,
-        ),
-        RowContent::Failed { kind, message } => (
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            None,
-            None,
-            Some(kind),
-            Some(message),
-        ),
+    let created = ctx.created.unwrap_or(now);
+    let (analysis, error_kind, error) = match content {
+        RowContent::Analyzed(a) => (a, None, None),
+        RowContent::Failed { kind, message } => (Analysis::default(), Some(kind), Some(message)),
     };
     ResultRow {
         catalog: item.catalog.clone(),
         date: created.date_naive(),
         bucket: item.object.bucket.clone(),
         key: item.object.key.clone(),
-        etag: ctx
-            .etag
-            .or_else(|| item.object.etag.clone())
-            .unwrap_or_default(),
-        size_bytes: ctx.size.or(item.object.size).unwrap_or(0),
+        etag: ctx.etag.unwrap_or_default(),
+        size_bytes: ctx.size.unwrap_or(0),
         model: ctx.model,
         model_version: ctx.model_version,
         execution_provider: ctx.execution_provider,
@@ -98,11 +104,11 @@ pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> Resul
         width: ctx.size_px.map(|(w, _)| w as i32),
         height: ctx.size_px.map(|(_, h)| h as i32),
         stats: ctx.stats,
-        labels,
-        tags,
-        detections,
-        embedding,
-        redacted_key,
+        labels: analysis.labels,
+        tags: analysis.tags,
+        detections: analysis.detections,
+        embedding: analysis.embedding,
+        redacted_key: analysis.redacted_key,
         error_kind,
         error,
         timings: ctx.timings,

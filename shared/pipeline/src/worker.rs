@@ -120,8 +120,10 @@ pub async fn run_worker(
     let mut first_receive: Option<Instant> = None;
     let mut last_work = Instant::now();
     let mut record = |done: Result<Done, tokio::task::JoinError>, last_work: &mut Instant| {
-        let (report, n, at) =
-            done.map_err(|e| sightline_vision::VisionError::Runtime(e.to_string()))?;
+        let (report, n, at) = done.map_err(|e| PipelineError::TaskFailed {
+            task: "batch",
+            message: e.to_string(),
+        })?;
         stats.add(&report, n);
         *last_work = (*last_work).max(at);
         Ok::<_, PipelineError>(())

@@ -7,8 +7,8 @@
 pub mod results;
 
 pub use results::{
-    parse_partition, read_rows, result_files, results_schema, rows_from_batch, ResultFile,
-    EMBEDDING_DIM,
+    parse_partition, read_rows, result_files, results_schema, rows_from_batch, to_record_batch,
+    ResultFile,
 };
 
 /// Errors of the tables layer.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use sightline_core::Detection;
+use sightline_core::{Detection, DetectorConfig, FaceConfig};
 
 use crate::preprocess::LetterboxGeometry;
 
@@ -63,6 +63,35 @@ impl Default for DetectionFilter {
             classes: None,
             nms_iou: 1.0,
             max_detections: usize::MAX,
+        }
+    }
+}
+
+impl From<&DetectorConfig> for DetectionFilter {
+    /// A catalog's detector settings: thresholds, classes, NMS and cap.
+    fn from(cfg: &DetectorConfig) -> Self {
+        DetectionFilter {
+            min_score: cfg.min_score,
+            class_min_score: cfg
+                .class_min_score
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            classes: cfg.classes.clone(),
+            nms_iou: cfg.nms_iou,
+            max_detections: cfg.max_detections,
+        }
+    }
+}
+
+impl From<&FaceConfig> for DetectionFilter {
+    /// A catalog's face settings: one score threshold, NMS and cap.
+    fn from(cfg: &FaceConfig) -> Self {
+        DetectionFilter {
+            min_score: cfg.min_score,
+            nms_iou: cfg.nms_iou,
+            max_detections: cfg.max_faces,
+            ..DetectionFilter::default()
         }
     }
 }

@@ -204,6 +204,12 @@ fn run_one(
         let mut emb = out.embedding.take().unwrap_or_default();
         out.embedding_dim = take(&m.outputs.embedding, &mut emb)?;
         out.embedding = m.outputs.embedding.as_ref().map(|_| emb);
+        if out.embedding.is_some() && m.outputs.embedding_dim != Some(out.embedding_dim) {
+            return Err(err(format!(
+                "the embedding output has {} values per image, the manifest says {:?}",
+                out.embedding_dim, m.outputs.embedding_dim
+            )));
+        }
         let width = take(&m.outputs.detections, &mut out.detections)?;
         out.detection_rows = width / 6;
         out.raw.resize(m.outputs.raw.len(), (0, Vec::new()));
@@ -238,7 +244,7 @@ impl Engine {
             let handle = std::thread::Builder::new()
                 .name(format!("sightline-infer-{i}"))
                 .spawn(move || worker(env, rx, models, cfg, ready))
-                .map_err(|e| VisionError::Runtime(format!("cannot spawn inference thread: {e}")))?;
+                .map_err(|e| VisionError::Engine(format!("cannot spawn inference thread: {e}")))?;
             workers.push(handle);
         }
         drop(ready_tx);
@@ -257,7 +263,7 @@ impl Engine {
                 }
                 Err(_) => {
                     engine.shutdown();
-                    return Err(VisionError::Runtime(
+                    return Err(VisionError::Engine(
                         "an inference thread died while starting".into(),
                     ));
                 }
@@ -269,11 +275,6 @@ impl Engine {
     /// The models, in the order given to [`Engine::start`].
     pub fn models(&self) -> &[Arc<LoadedModel>] {
         &self.models
-    }
-
-    /// Index of the model called `name`.
-    pub fn model_index(&self, name: &str) -> Option<usize> {
-        self.models.iter().position(|m| m.manifest.name == name)
     }
 
     /// Execution provider the sessions run on (`cpu`, `cuda`).
@@ -292,7 +293,7 @@ impl Engine {
         let tx = self
             .tx
             .clone()
-            .ok_or_else(|| VisionError::Runtime("engine is shut down".into()))?;
+            .ok_or_else(|| VisionError::Engine("engine is shut down".into()))?;
         let job = Job {
             model,
             input,
@@ -302,10 +303,10 @@ impl Engine {
         // The queue holds a few jobs; wait for room off the async threads.
         tokio::task::spawn_blocking(move || tx.send(job))
             .await
-            .map_err(|e| VisionError::Runtime(e.to_string()))?
-            .map_err(|_| VisionError::Runtime("inference threads stopped".into()))?;
+            .map_err(|e| VisionError::Engine(e.to_string()))?
+            .map_err(|_| VisionError::Engine("inference threads stopped".into()))?;
         rx.await
-            .map_err(|_| VisionError::Runtime("inference thread dropped the job".into()))?
+            .map_err(|_| VisionError::Engine("inference thread dropped the job".into()))?
     }
 
     fn shutdown(&mut self) {
@@ -350,7 +351,7 @@ fn worker(
         let Ok(job) = job else { return };
         let result = match (sessions.get_mut(job.model), models.get(job.model)) {
             (Some(s), Some(m)) => run_one(s, m, &job.input, job.n),
-            _ => Err(VisionError::Runtime(format!(
+            _ => Err(VisionError::Engine(format!(
                 "no model with index {}",
                 job.model
             ))),

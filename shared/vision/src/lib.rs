@@ -70,6 +70,9 @@ pub enum VisionError {
     /// The ONNX Runtime shared library could not be found or loaded.
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
+    /// The inference threads could not start, stopped, or dropped a job.
+    #[error("inference engine: {0}")]
+    Engine(String),
     /// A model run failed.
     #[error("inference failed for {model}: {message}")]
     Inference {
@@ -90,9 +93,10 @@ impl VisionError {
             VisionError::TooLarge { .. } => Disposition::Permanent(ErrorKind::TooLarge),
             VisionError::Corrupt(_) => Disposition::Permanent(ErrorKind::CorruptImage),
             VisionError::Unsupported(_) => Disposition::Permanent(ErrorKind::UnsupportedFormat),
-            VisionError::Model { .. } | VisionError::Runtime(_) | VisionError::Inference { .. } => {
-                Disposition::Transient
-            }
+            VisionError::Model { .. }
+            | VisionError::Runtime(_)
+            | VisionError::Engine(_)
+            | VisionError::Inference { .. } => Disposition::Transient,
         }
     }
 }

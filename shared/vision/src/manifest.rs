@@ -73,6 +73,9 @@ pub struct OutputSpec {
     pub logits: Option<String>,
     /// Embedding, `[N, dim]`, if the model exposes one.
     pub embedding: Option<String>,
+    /// The embedding's width `dim` (required with `embedding`): the results table's
+    /// `embedding` column has this many values per row for catalogs using this model.
+    pub embedding_dim: Option<usize>,
     /// Decoded detections, `[N, rows, 6]` as `x1, y1, x2, y2, score, class` in input
     /// pixels (detectors).
     pub detections: Option<String>,
@@ -236,6 +239,11 @@ impl ModelRegistry {
             }
             _ => false,
         };
+        if o.embedding.is_some() != o.embedding_dim.is_some_and(|d| d > 0) {
+            return Err(err(
+                "outputs.embedding and a positive outputs.embedding_dim go together".into(),
+            ));
+        }
         if !consistent {
             return Err(err("task, preprocessing kind, layout and outputs do not fit together \
                  (classification: center_crop, nchw, logits; detection: letterbox, nhwc, detections)"
@@ -263,6 +271,7 @@ mod tests {
             let m = shipped().load(name).unwrap();
             assert_eq!(m.labels.len(), 1000);
             assert_eq!(m.manifest.outputs.embedding.as_deref(), Some("embedding"));
+            assert_eq!(m.manifest.outputs.embedding_dim, Some(1280));
         }
         let d = shipped().load("centernet_mbv3_coco").unwrap();
         assert_eq!((d.manifest.task, d.labels.len()), (Task::Detection, 80));

@@ -1,0 +1,111 @@
+//! Stage 3: one image's model outputs → labels, tags, detections and faces, as the
+//! catalog's plan says. Pure: no I/O, testable with hand-made outputs.
+
+use std::collections::HashMap;
+
+use sightline_core::Detection;
+use sightline_vision::detect::decode_rows;
+use sightline_vision::face::decode_blazeface;
+use sightline_vision::preprocess::LetterboxGeometry;
+use sightline_vision::ModelOutput;
+
+use crate::plan::{CatalogPlan, FacePlan, ModelId, ModelSet};
+use crate::rows::Analysis;
+
+/// One image as the models saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageFrame {
+    /// Upright image size in pixels.
+    pub size: (u32, u32),
+    /// Where the image sat in the detector's letterboxed input.
+    pub detector: Option<LetterboxGeometry>,
+    /// Where the image sat in the face detector's letterboxed input.
+    pub faces: Option<LetterboxGeometry>,
+}
+
+/// What the models found in one image.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Findings {
+    /// What the row reports (without a redacted key yet).
+    pub analysis: Analysis,
+    /// Every face above the catalog's threshold, gate or not: what redaction covers.
+    pub faces: Vec<Detection>,
+}
+
+/// Turns one image's model outputs into findings. A model of the plan without an output
+/// in `outputs` contributes nothing.
+pub fn analyze(
+    plan: &CatalogPlan,
+    models: &ModelSet,
+    outputs: &HashMap<ModelId, ModelOutput>,
+    frame: ImageFrame,
+) -> Findings {
+    let mut a = Analysis::default();
+    if let Some(c) = &plan.classifier {
+        if let Some(out) = outputs.get(&c.model) {
+            let classification = c.classifier.classify(&out.logits);
+            (a.labels, a.tags) = (classification.labels, classification.tags);
+            a.embedding = out.embedding.clone();
+        }
+    }
+    if let (Some(d), Some(geometry)) = (&plan.detector, frame.detector) {
+        if let Some(out) = outputs.get(&d.model) {
+            let labels = &models.get(d.model).labels;
+            let rows = decode_rows(&out.detections, geometry, frame.size, labels);
+            a.detections = d.filter.apply(rows);
+            let tags = a.detections.iter().filter_map(|det| d.tags.get(&det.label));
+            a.tags.extend(tags.flatten().cloned());
+        }
+    }
+    let mut faces = Vec::new();
+    if let (Some(f), Some(geometry)) = (&plan.faces, frame.faces) {
+        if let Some(out) = outputs.get(&f.model) {
+            faces = detect_faces(f, out, geometry, frame.size);
+            let kept = faces_within(&faces, &a.detections, &f.config.within);
+            if !kept.is_empty() {
+                a.tags.extend(f.config.tags.iter().cloned());
+            }
+            a.detections.extend(kept);
+        }
+    }
+    a.tags.sort();
+    a.tags.dedup();
+    Findings { analysis: a, faces }
+}
+
+/// Faces above the threshold after NMS and cap, class ids after the detector's.
+fn detect_faces(
+    plan: &FacePlan,
+    output: &ModelOutput,
+    geometry: LetterboxGeometry,
+    size: (u32, u32),
+) -> Vec<Detection> {
+    let decoded = decode_blazeface(&output.raw, geometry, size, plan.config.min_score);
+    let mut faces = plan.filter.apply(decoded);
+    for f in &mut faces {
+        f.class_id += plan.class_offset;
+    }
+    faces
+}
+
+/// The faces whose centre lies inside a detection labelled with one of `within` (all
+/// faces when `within` is empty).
+pub fn faces_within(
+    faces: &[Detection],
+    detections: &[Detection],
+    within: &[String],
+) -> Vec<Detection> {
+    let inside = |f: &Detection| {
+        let (cx, cy) = ((f.x_min + f.x_max) / 2.0, (f.y_min + f.y_max) / 2.0);
+        detections.iter().any(|d| {
+            within.contains(&d.label)
+                && (d.x_min..=d.x_max).contains(&cx)
+                && (d.y_min..=d.y_max).contains(&cy)
+        })
+    };
+    faces
+        .iter()
+        .filter(|f| within.is_empty() || inside(f))
+        .cloned()
+        .collect()
+}

@@ -1,0 +1,116 @@
+//! Stage 2: a micro-batch of prepared images through the models (one batched run per
+//! model), then each image's findings, redacted copy and row.
+
+use std::collections::HashMap;
+
+use futures::future::join_all;
+use sightline_core::WorkItem;
+use sightline_vision::{ModelOutput, VisionError};
+
+use crate::analyze::{analyze, ImageFrame};
+use crate::outcome::{ItemOutcome, Settled};
+use crate::plan::ModelId;
+use crate::prepare::Prepared;
+use crate::rows::{build_row, RowContent};
+use crate::Pipeline;
+
+/// One image's model outputs and its share of the batched runs' time.
+#[derive(Debug, Default)]
+pub(crate) struct ImageOutputs {
+    /// Outputs by model.
+    pub by_model: HashMap<ModelId, ModelOutput>,
+    /// Milliseconds of model time attributed to this image.
+    pub infer_ms: f32,
+}
+
+impl Pipeline {
+    /// Runs `chunk` through its models and settles every image: a row (with its redacted
+    /// copy written first, all copies of the chunk concurrently), or a retry.
+    pub(crate) async fn infer_chunk(
+        &self,
+        chunk: Vec<Prepared<'_>>,
+        items: &[WorkItem],
+    ) -> Vec<Settled> {
+        let outputs = self.run_models(&chunk).await;
+        let finished = chunk
+            .into_iter()
+            .zip(outputs)
+            .map(|(p, out)| self.finish(p, out, items));
+        join_all(finished).await
+    }
+
+    /// One batched run per model over the images of `chunk` that use it. A failed run
+    /// fails every image that needed it.
+    async fn run_models(&self, chunk: &[Prepared<'_>]) -> Vec<Result<ImageOutputs, VisionError>> {
+        let mut results: Vec<Result<ImageOutputs, VisionError>> =
+            chunk.iter().map(|_| Ok(ImageOutputs::default())).collect();
+        let mut by_model: HashMap<ModelId, Vec<(usize, &[f32])>> = HashMap::new();
+        for (j, p) in chunk.iter().enumerate() {
+            for input in &p.inputs {
+                by_model
+                    .entry(input.model)
+                    .or_default()
+                    .push((j, &input.tensor));
+            }
+        }
+        for (model, members) in by_model {
+            let n = members.len();
+            let input: Vec<f32> = members
+                .iter()
+                .flat_map(|(_, t)| t.iter().copied())
+                .collect();
+            match self.inference.run(model, input, n).await {
+                Ok(out) => {
+                    for (k, (j, _)) in members.iter().enumerate() {
+                        if let Ok(r) = &mut results[*j] {
+                            r.infer_ms += out.run_ms / n as f32;
+                            r.by_model.insert(model, out.slice(k));
+                        }
+                    }
+                }
+                Err(e) => {
+                    for (j, _) in members {
+                        results[j] = Err(VisionError::Inference {
+                            model: self.plans.models().get(model).manifest.name.clone(),
+                            message: e.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        results
+    }
+
+    /// Findings → redacted copy (if the catalog redacts) → row.
+    async fn finish(
+        &self,
+        mut p: Prepared<'_>,
+        outputs: Result<ImageOutputs, VisionError>,
+        items: &[WorkItem],
+    ) -> Settled {
+        let index = p.index;
+        let item = &items[index];
+        let settle = |outcome| Settled { index, outcome };
+        let plan = p.plan;
+        let outputs = match outputs {
+            Ok(o) => o,
+            Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e.into())),
+        };
+        p.ctx.execution_provider = self.inference.execution_provider().to_string();
+        p.ctx.timings.infer_ms = outputs.infer_ms;
+        let frame = ImageFrame {
+            size: p.ctx.size_px.unwrap_or_default(),
+            detector: plan.detector.as_ref().and_then(|d| p.geometry(d.model)),
+            faces: plan.faces.as_ref().and_then(|f| p.geometry(f.model)),
+        };
+        let mut findings = analyze(plan, self.plans.models(), &outputs.by_model, frame);
+        if let Some(image) = p.image.take() {
+            match self.write_redacted(item, image, &findings.faces).await {
+                Ok(key) => findings.analysis.redacted_key = Some(key),
+                Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e)),
+            }
+        }
+        let row = build_row(item, p.ctx, RowContent::Analyzed(findings.analysis));
+        settle(ItemOutcome::Row(Box::new(row)))
+    }
+}

@@ -1,0 +1,306 @@
+//! Catalogs compiled against their models, once at start-up: each image then needs one
+//! lookup of its catalog's [`CatalogPlan`], whose parts name the models they run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sightline_core::{CatalogConfig, Catalogs, DetectorConfig, FaceConfig};
+use sightline_vision::manifest::{LoadedModel, Task};
+use sightline_vision::{Classifier, DetectionFilter, ModelRegistry, VisionError};
+
+/// A model of the pipeline: its position in the [`ModelSet`] and in the inference backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModelId(pub usize);
+
+/// The models a pipeline runs, each loaded once however many catalogs use it.
+#[derive(Debug, Default, Clone)]
+pub struct ModelSet {
+    models: Vec<Arc<LoadedModel>>,
+}
+
+impl ModelSet {
+    /// The model called `name`, loaded from `registry` on first use; an error unless it
+    /// does `task`.
+    pub fn require(
+        &mut self,
+        registry: &ModelRegistry,
+        name: &str,
+        task: Task,
+    ) -> Result<ModelId, VisionError> {
+        let id = match self.models.iter().position(|m| m.manifest.name == name) {
+            Some(i) => ModelId(i),
+            None => self.insert(registry.load(name)?),
+        };
+        if self.get(id).manifest.task != task {
+            return Err(VisionError::Model {
+                model: name.to_string(),
+                message: format!("is not a {task:?} model"),
+            });
+        }
+        Ok(id)
+    }
+
+    /// Adds a loaded model (or finds the one of the same name).
+    pub fn insert(&mut self, model: Arc<LoadedModel>) -> ModelId {
+        if let Some(i) = self
+            .models
+            .iter()
+            .position(|m| m.manifest.name == model.manifest.name)
+        {
+            return ModelId(i);
+        }
+        self.models.push(model);
+        ModelId(self.models.len() - 1)
+    }
+
+    /// The model `id` (ids come from this set).
+    pub fn get(&self, id: ModelId) -> &LoadedModel {
+        &self.models[id.0]
+    }
+
+    /// Every model, in [`ModelId`] order.
+    pub fn models(&self) -> &[Arc<LoadedModel>] {
+        &self.models
+    }
+}
+
+/// A catalog's classifier.
+#[derive(Debug, Clone)]
+pub struct ClassifierPlan {
+    /// The model.
+    pub model: ModelId,
+    /// Softmax, top-k and tags.
+    pub classifier: Classifier,
+}
+
+/// A catalog's object detector.
+#[derive(Debug, Clone)]
+pub struct DetectorPlan {
+    /// The model.
+    pub model: ModelId,
+    /// Thresholds, NMS, cap.
+    pub filter: DetectionFilter,
+    /// Detector label → the catalog tags it gives.
+    pub tags: HashMap<String, Vec<String>>,
+}
+
+/// A catalog's face detector.
+#[derive(Debug, Clone)]
+pub struct FacePlan {
+    /// The model.
+    pub model: ModelId,
+    /// Threshold, NMS, cap.
+    pub filter: DetectionFilter,
+    /// Face class ids start here (after the detector's classes), so a class id names one
+    /// class across a row's detections.
+    pub class_offset: i32,
+    /// The catalog's face settings (`within`, `redact`, `tags`).
+    pub config: FaceConfig,
+}
+
+/// A catalog ready to run.
+#[derive(Debug, Clone)]
+pub struct CatalogPlan {
+    /// Catalog name.
+    pub name: String,
+    /// The classifier, if any.
+    pub classifier: Option<ClassifierPlan>,
+    /// The detector, if any.
+    pub detector: Option<DetectorPlan>,
+    /// The face detector, if any.
+    pub faces: Option<FacePlan>,
+    /// The models' names joined with `+` (the `model` column).
+    pub model: String,
+    /// Their versions joined with `+` (the `model_version` column).
+    pub model_version: String,
+    /// Values per row in the `embedding` column: the classifier manifest's
+    /// `embedding_dim`, 0 when no model of the catalog gives an embedding.
+    pub embedding_dim: usize,
+}
+
+impl CatalogPlan {
+    /// Compiles `cfg`, loading its models into `models`. Every label the settings name
+    /// must exist in the model's label file.
+    pub fn compile(
+        cfg: &CatalogConfig,
+        models: &mut ModelSet,
+        registry: &ModelRegistry,
+    ) -> Result<CatalogPlan, VisionError> {
+        let in_catalog = |e: VisionError| VisionError::Model {
+            model: format!("catalog {}", cfg.name),
+            message: e.to_string(),
+        };
+        let classifier = match &cfg.classifier {
+            Some(c) => {
+                let model = models.require(registry, &c.model, Task::Classification);
+                let model = model.map_err(in_catalog)?;
+                let labels = models.get(model).labels.clone();
+                let classifier = Classifier::new(c.clone(), labels, &cfg.tags_by_label());
+                Some(ClassifierPlan {
+                    model,
+                    classifier: classifier.map_err(in_catalog)?,
+                })
+            }
+            None => None,
+        };
+        let detector = match &cfg.detector {
+            Some(d) => Some(detector_plan(d, models, registry).map_err(in_catalog)?),
+            None => None,
+        };
+        let faces = match &cfg.faces {
+            Some(f) => Some(face_plan(f, detector.as_ref(), models, registry).map_err(in_catalog)?),
+            None => None,
+        };
+        let used: Vec<&LoadedModel> = [
+            classifier.as_ref().map(|c| c.model),
+            detector.as_ref().map(|d| d.model),
+            faces.as_ref().map(|f| f.model),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|id| models.get(id))
+        .collect();
+        let join = |f: fn(&LoadedModel) -> &str| used.iter().map(|m| f(m)).collect::<Vec<_>>();
+        let embedding_dim = classifier
+            .as_ref()
+            .and_then(|c| models.get(c.model).manifest.outputs.embedding_dim)
+            .unwrap_or(0);
+        Ok(CatalogPlan {
+            name: cfg.name.clone(),
+            model: join(|m| &m.manifest.name).join("+"),
+            model_version: join(|m| &m.manifest.version).join("+"),
+            classifier,
+            detector,
+            faces,
+            embedding_dim,
+        })
+    }
+
+    /// The models an image of this catalog goes through: classifier, detector, faces.
+    pub fn model_ids(&self) -> Vec<ModelId> {
+        let classifier = self.classifier.as_ref().map(|c| c.model);
+        let detector = self.detector.as_ref().map(|d| d.model);
+        let faces = self.faces.as_ref().map(|f| f.model);
+        [classifier, detector, faces]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Whether the catalog writes face-redacted copies (the decoded image is kept).
+    pub fn redacts(&self) -> bool {
+        self.faces.as_ref().is_some_and(|f| f.config.redact)
+    }
+}
+
+/// Checks every label the detector settings name against the model's label file.
+fn detector_plan(
+    cfg: &DetectorConfig,
+    models: &mut ModelSet,
+    registry: &ModelRegistry,
+) -> Result<DetectorPlan, VisionError> {
+    let model = models.require(registry, &cfg.model, Task::Detection)?;
+    let labels = &models.get(model).labels;
+    let mut named: Vec<&String> = cfg.class_min_score.keys().collect();
+    named.extend(cfg.classes.iter().flatten());
+    named.extend(cfg.taxonomy.values().flatten());
+    let unknown: Vec<&str> = named
+        .iter()
+        .filter(|l| !labels.contains(l))
+        .map(|l| l.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(VisionError::Model {
+            model: cfg.model.clone(),
+            message: format!(
+                "detector settings name labels that are not in the label file: {}",
+                unknown.join(", ")
+            ),
+        });
+    }
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    for (tag, labels) in &cfg.taxonomy {
+        for l in labels {
+            tags.entry(l.clone()).or_default().push(tag.clone());
+        }
+    }
+    Ok(DetectorPlan {
+        model,
+        filter: DetectionFilter::from(cfg),
+        tags,
+    })
+}
+
+/// Face settings checked against the detector (`within` names detector labels).
+fn face_plan(
+    cfg: &FaceConfig,
+    detector: Option<&DetectorPlan>,
+    models: &mut ModelSet,
+    registry: &ModelRegistry,
+) -> Result<FacePlan, VisionError> {
+    let model = models.require(registry, &cfg.model, Task::FaceDetection)?;
+    let detector_labels = detector.map(|d| &models.get(d.model).labels);
+    let unknown = cfg
+        .within
+        .iter()
+        .find(|l| detector_labels.is_none_or(|labels| !labels.contains(l)));
+    if let Some(l) = unknown {
+        return Err(VisionError::Model {
+            model: cfg.model.clone(),
+            message: format!("faces.within names {l:?}, not a label of the catalog's detector"),
+        });
+    }
+    Ok(FacePlan {
+        model,
+        filter: DetectionFilter::from(cfg),
+        class_offset: detector_labels.map_or(0, |l| l.len() as i32),
+        config: cfg.clone(),
+    })
+}
+
+/// Every catalog compiled, and the models they use.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogPlans {
+    plans: HashMap<String, CatalogPlan>,
+    models: ModelSet,
+}
+
+impl CatalogPlans {
+    /// Compiles every catalog, loading each model once from `registry`.
+    pub fn compile(catalogs: &Catalogs, registry: &ModelRegistry) -> Result<Self, VisionError> {
+        let mut models = ModelSet::default();
+        let mut plans = HashMap::new();
+        for c in catalogs.iter() {
+            plans.insert(
+                c.name.clone(),
+                CatalogPlan::compile(c, &mut models, registry)?,
+            );
+        }
+        Ok(CatalogPlans { plans, models })
+    }
+
+    /// The plan of catalog `name`.
+    pub fn get(&self, name: &str) -> Option<&CatalogPlan> {
+        self.plans.get(name)
+    }
+
+    /// Catalog names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.plans.keys().map(String::as_str).collect();
+        names.sort();
+        names
+    }
+
+    /// Each catalog's embedding width (see [`CatalogPlan::embedding_dim`]).
+    pub fn embedding_dims(&self) -> HashMap<String, usize> {
+        self.plans
+            .iter()
+            .map(|(name, p)| (name.clone(), p.embedding_dim))
+            .collect()
+    }
+
+    /// The models the catalogs use.
+    pub fn models(&self) -> &ModelSet {
+        &self.models
+    }
+}

@@ -1,0 +1,172 @@
+//! Stage 1: fetch an object, decode it once, and preprocess it for each model of its
+//! catalog (on blocking threads, at most one decode per CPU at a time).
+
+use std::time::Instant;
+
+use sightline_core::{Disposition, ErrorKind, WorkItem, UNROUTED_CATALOG};
+use sightline_vision::preprocess::LetterboxGeometry;
+use sightline_vision::{decode_image, DecodeLimits, Preprocess, RgbImage, VisionError};
+
+use crate::outcome::{ItemOutcome, Settled};
+use crate::plan::{CatalogPlan, ModelId};
+use crate::rows::RowContext;
+use crate::{Pipeline, PipelineError};
+
+/// One model's input for one image.
+#[derive(Debug)]
+pub(crate) struct ModelInput {
+    /// The model.
+    pub model: ModelId,
+    /// Its input tensor.
+    pub tensor: Vec<f32>,
+    /// Where the image sits in a letterboxed input.
+    pub geometry: Option<LetterboxGeometry>,
+}
+
+/// An image decoded and preprocessed, waiting for inference.
+#[derive(Debug)]
+pub(crate) struct Prepared<'a> {
+    /// Position of the work item in its batch.
+    pub index: usize,
+    /// The item's catalog.
+    pub plan: &'a CatalogPlan,
+    /// What the row will say about the object.
+    pub ctx: RowContext,
+    /// One input per model of the catalog.
+    pub inputs: Vec<ModelInput>,
+    /// The decoded image, kept only when the catalog writes redacted copies.
+    pub image: Option<RgbImage>,
+}
+
+impl Prepared<'_> {
+    /// Where the image sits in `model`'s letterboxed input.
+    pub fn geometry(&self, model: ModelId) -> Option<LetterboxGeometry> {
+        self.inputs
+            .iter()
+            .find(|i| i.model == model)
+            .and_then(|i| i.geometry)
+    }
+}
+
+/// What preparing one item gave.
+pub(crate) enum PrepareResult<'a> {
+    /// Ready for inference.
+    Ready(Prepared<'a>),
+    /// Finished early: an error row, or a retry.
+    Settled(Settled),
+}
+
+/// What the blocking decode task hands back.
+struct Decoded {
+    size_px: (u32, u32),
+    stats: sightline_core::ImageStats,
+    inputs: Vec<ModelInput>,
+    image: Option<RgbImage>,
+}
+
+impl Pipeline {
+    /// Fetches, decodes and preprocesses item `index`.
+    pub(crate) async fn prepare(&self, index: usize, item: &WorkItem) -> PrepareResult<'_> {
+        let settle = |outcome| PrepareResult::Settled(Settled { index, outcome });
+        let Some(plan) = self.plans.get(&item.catalog) else {
+            return settle(unknown_catalog(item));
+        };
+        let mut ctx = RowContext::new(item, Some(plan));
+        let t = Instant::now();
+        let object = self
+            .source
+            .get(
+                &item.object.bucket,
+                &item.object.key,
+                self.settings.max_object_bytes,
+            )
+            .await;
+        ctx.timings.fetch_ms = ms(t);
+        let object = match object {
+            Ok(o) => o,
+            Err(e) => return settle(ItemOutcome::failed(item, ctx, e.into())),
+        };
+        ctx.observe(&object);
+        let Ok(_permit) = self.cpu.acquire().await else {
+            return settle(ItemOutcome::Retry("shutting down".into()));
+        };
+        let t = Instant::now();
+        let decoded = self.decode(plan, object.bytes).await;
+        ctx.timings.decode_ms = ms(t);
+        match decoded {
+            Ok(d) => {
+                ctx.size_px = Some(d.size_px);
+                ctx.stats = Some(d.stats);
+                PrepareResult::Ready(Prepared {
+                    index,
+                    plan,
+                    ctx,
+                    inputs: d.inputs,
+                    image: d.image,
+                })
+            }
+            Err(e) => settle(ItemOutcome::failed(item, ctx, e)),
+        }
+    }
+
+    /// One decode, then each model's own preprocessing, on a blocking thread.
+    async fn decode(
+        &self,
+        plan: &CatalogPlan,
+        bytes: bytes::Bytes,
+    ) -> Result<Decoded, PipelineError> {
+        let preprocess: Vec<(ModelId, Preprocess)> = plan
+            .model_ids()
+            .into_iter()
+            .map(|m| (m, self.plans.models().get(m).preprocess()))
+            .collect();
+        let keep_image = plan.redacts();
+        let limits = DecodeLimits {
+            max_pixels: self.settings.max_image_pixels,
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            let img = decode_image(&bytes, limits)?;
+            let inputs = preprocess
+                .into_iter()
+                .map(|(model, pp)| {
+                    let mut tensor = vec![0f32; pp.tensor_len()];
+                    let geometry = pp.run(&img, &mut tensor);
+                    ModelInput {
+                        model,
+                        tensor,
+                        geometry,
+                    }
+                })
+                .collect();
+            Ok::<_, VisionError>(Decoded {
+                size_px: (img.width, img.height),
+                stats: img.stats(),
+                inputs,
+                image: keep_image.then_some(img),
+            })
+        });
+        match task.await {
+            Ok(decoded) => Ok(decoded?),
+            // A panic inside a decoder is a bug triggered by this input: permanent.
+            Err(e) => Err(PipelineError::DecoderPanicked(e.to_string())),
+        }
+    }
+}
+
+/// The error row of an object routed to a catalog that does not exist (it goes to the
+/// `_unrouted` partition).
+fn unknown_catalog(item: &WorkItem) -> ItemOutcome {
+    let message = format!(
+        "no catalog named {:?} (key {:?})",
+        item.catalog, item.object.key
+    );
+    let mut item = item.clone();
+    item.catalog = UNROUTED_CATALOG.to_string();
+    let kind = Disposition::Permanent(ErrorKind::UnknownCatalog);
+    ItemOutcome::settle(&item, RowContext::new(&item, None), kind, message)
+}
+
+/// Milliseconds since `t`.
+pub(crate) fn ms(t: Instant) -> f32 {
+    t.elapsed().as_secs_f32() * 1e3
+}

@@ -1,0 +1,344 @@
+//! The pipeline's stages with a fake inference backend: routing, retries, deduplication,
+//! face gating and redaction, row building and the Parquet writer, checked on the rows
+//! read back from the files written.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use sightline_core::{ErrorKind, Settings};
+use sightline_pipeline::analyze::faces_within;
+use sightline_pipeline::redact::redacted_key;
+use support::{checker_png, harness, png, settings, Harness, FACE_SIZE};
+
+const CLASSIFY: &str = r#"
+name = "shop"
+[classifier]
+model = "fake_cls"
+top_k = 2
+tag_min_score = 0.5
+[taxonomy]
+lit = ["bright"]
+"#;
+
+const SECURITY: &str = r#"
+name = "cams"
+[classifier]
+model = "fake_cls"
+[detector]
+model = "fake_det"
+[detector.taxonomy]
+people = ["person"]
+[faces]
+model = "fake_face"
+within = ["person"]
+redact = true
+tags = ["face"]
+"#;
+
+fn shop(batch: usize) -> Harness {
+    harness(CLASSIFY, settings(batch))
+}
+
+#[tokio::test]
+async fn rows_carry_labels_tags_embeddings_and_models() {
+    let h = shop(16);
+    h.put("bright.png", &png(20, 10, 230));
+    h.put("dark.png", &png(10, 20, 20));
+    let report = h
+        .process(&h.messages("shop", &[&["bright.png"], &["dark.png"]]))
+        .await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!(
+        (report.rows, report.error_rows, report.files.len()),
+        (2, 0, 1)
+    );
+    let rows = h.rows_on_disk();
+    let mut written: Vec<&str> = report.written.iter().map(|r| r.key.as_str()).collect();
+    written.sort();
+    assert_eq!(
+        written,
+        rows.iter().map(|r| r.key.as_str()).collect::<Vec<_>>()
+    );
+    let (bright, dark) = (&rows[0], &rows[1]);
+    assert_eq!(bright.labels[0].label, "bright");
+    assert_eq!(dark.labels[0].label, "dark");
+    assert_eq!(bright.tags, vec!["lit"]);
+    assert!(dark.tags.is_empty());
+    assert_eq!((bright.width, bright.height), (Some(20), Some(10)));
+    let emb = bright.embedding.as_ref().expect("embedding");
+    assert_eq!(
+        emb.len(),
+        4,
+        "the width comes from the manifest's embedding_dim"
+    );
+    assert!((emb[0] - 230.0 / 255.0).abs() < 0.01, "{emb:?}");
+    assert_eq!(
+        (bright.model.as_str(), bright.model_version.as_str()),
+        ("fake_cls", "0.1")
+    );
+    assert_eq!(bright.execution_provider, "fake");
+    assert_eq!(bright.catalog, "shop");
+}
+
+#[tokio::test]
+async fn images_decoded_while_the_model_is_busy_share_a_run_up_to_the_batch_size() {
+    let h = harness(CLASSIFY, settings(3));
+    *h.fake.delay.lock().unwrap() = std::time::Duration::from_millis(100);
+    let names: Vec<String> = (0..8).map(|i| format!("{i}.png")).collect();
+    for (i, name) in names.iter().enumerate() {
+        h.put(name, &png(8, 8, 100 + i as u8));
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let report = h.process(&h.messages("shop", &[&names])).await;
+    assert_eq!(report.rows, 8);
+    let runs = h.fake.runs.lock().unwrap().clone();
+    assert_eq!(runs.iter().map(|r| r.1).sum::<usize>(), 8, "{runs:?}");
+    assert!(
+        runs.iter().all(|r| r.1 <= 3),
+        "runs never exceed the batch size: {runs:?}"
+    );
+    assert!(
+        runs.iter().any(|r| r.1 == 3),
+        "waiting images are batched: {runs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_transient_failure_retries_its_whole_message_and_writes_none_of_it() {
+    let h = shop(1);
+    h.put("ok.png", &png(8, 8, 30));
+    h.put("poison.png", &png(8, 8, 200));
+    h.put("alone.png", &png(8, 8, 60));
+    *h.fake.fail_on_mean.lock().unwrap() = Some(200.0 / 255.0);
+    let messages = h.messages("shop", &[&["ok.png", "poison.png"], &["alone.png"]]);
+    let report = h.process(&messages).await;
+    assert_eq!(report.failed, vec!["m0".to_string()]);
+    let keys: Vec<String> = h.rows_on_disk().into_iter().map(|r| r.key).collect();
+    assert_eq!(
+        keys,
+        vec!["incoming/shop/alone.png"],
+        "nothing of the failed message is written"
+    );
+    // The retry succeeds once the failure is gone, and writes the rest.
+    *h.fake.fail_on_mean.lock().unwrap() = None;
+    let report = h.process(&messages[..1]).await;
+    assert!(report.failed.is_empty());
+    assert_eq!(h.rows_on_disk().len(), 3);
+}
+
+#[tokio::test]
+async fn redelivered_duplicates_in_one_batch_give_one_row() {
+    let h = shop(16);
+    h.put("a.png", &png(8, 8, 90));
+    let report = h
+        .process(&h.messages("shop", &[&["a.png"], &["a.png"], &["a.png", "a.png"]]))
+        .await;
+    assert!(report.failed.is_empty());
+    assert_eq!(h.rows_on_disk().len(), 1);
+    // The same batch again overwrites its file instead of adding rows.
+    h.process(&h.messages("shop", &[&["a.png"], &["a.png"]]))
+        .await;
+    assert_eq!(h.rows_on_disk().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_inputs_become_error_rows_and_unknown_catalogs_go_unrouted() {
+    let h = shop(16);
+    h.put("empty.png", b"");
+    h.put("text.png", b"hello, not an image");
+    let mut messages = h.messages("shop", &[&["empty.png", "text.png", "missing.png"]]);
+    messages.extend(
+        h.messages("nosuch", &[&["x.png"]])
+            .into_iter()
+            .map(|mut m| {
+                m.id = "other".into();
+                m
+            }),
+    );
+    let report = h.process(&messages).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    let rows = h.rows_on_disk();
+    let kinds: Vec<(String, String, Option<ErrorKind>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.catalog.clone(),
+                r.key.rsplit('/').next().unwrap().to_string(),
+                r.error_kind,
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&(
+        "shop".into(),
+        "empty.png".into(),
+        Some(ErrorKind::EmptyObject)
+    )));
+    assert!(kinds.contains(&(
+        "shop".into(),
+        "text.png".into(),
+        Some(ErrorKind::NotAnImage)
+    )));
+    assert!(kinds.contains(&(
+        "shop".into(),
+        "missing.png".into(),
+        Some(ErrorKind::NotFound)
+    )));
+    assert!(kinds.contains(&(
+        "_unrouted".into(),
+        "x.png".into(),
+        Some(ErrorKind::UnknownCatalog)
+    )));
+    assert!(rows
+        .iter()
+        .all(|r| r.embedding.is_none() && r.labels.is_empty()));
+    assert_eq!(
+        rows.iter()
+            .find(|r| r.key.ends_with("missing.png"))
+            .unwrap()
+            .model,
+        "fake_cls"
+    );
+}
+
+#[tokio::test]
+async fn faces_are_gated_by_people_but_all_are_redacted() {
+    let h = harness(SECURITY, settings(16));
+    // A square image maps 1:1 onto the 256-px face input; the fake detector's person
+    // covers the middle half of the image (input 4..12 of 16).
+    h.put("cam.png", &checker_png(FACE_SIZE, FACE_SIZE));
+    let inside = [112.0, 112.0, 144.0, 144.0];
+    let outside = [8.0, 8.0, 40.0, 40.0];
+    *h.fake.faces.lock().unwrap() = vec![inside, outside];
+    let report = h.process(&h.messages("cams", &[&["cam.png"]])).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    let row = &h.rows_on_disk()[0];
+    let faces: Vec<_> = row
+        .detections
+        .iter()
+        .filter(|d| d.label == "face")
+        .collect();
+    assert_eq!(
+        faces.len(),
+        1,
+        "only the face inside the person is kept: {:?}",
+        row.detections
+    );
+    assert!((faces[0].x_min - 112.0).abs() < 1.0 && (faces[0].y_max - 144.0).abs() < 1.0);
+    assert_eq!(
+        faces[0].class_id, 2,
+        "face ids follow the detector's two classes"
+    );
+    assert!(row.detections.iter().any(|d| d.label == "person"));
+    assert!(
+        !row.detections.iter().any(|d| d.label == "cup"),
+        "below the detector's 0.3"
+    );
+    assert_eq!(row.tags, vec!["face", "people"]);
+    assert_eq!(row.model, "fake_cls+fake_det+fake_face");
+    let key = redacted_key("incoming/cams/cam.png");
+    assert_eq!(row.redacted_key.as_deref(), Some(key.as_str()));
+    let copy = image::open(h.output.path().join(&key)).unwrap().to_rgb8();
+    let original = image::load_from_memory(&checker_png(FACE_SIZE, FACE_SIZE))
+        .unwrap()
+        .to_rgb8();
+    let changed = |x: u32, y: u32| copy.get_pixel(x, y) != original.get_pixel(x, y);
+    let changed_in = |[x1, y1, x2, y2]: [f32; 4]| {
+        (y1 as u32..y2 as u32)
+            .flat_map(|y| (x1 as u32..x2 as u32).map(move |x| (x, y)))
+            .filter(|&(x, y)| changed(x, y))
+            .count()
+    };
+    assert!(changed_in(inside) > 500, "the kept face is pixelated");
+    assert!(
+        changed_in(outside) > 500,
+        "the gated-out face is pixelated too"
+    );
+    assert_eq!(
+        changed_in([200.0, 60.0, 250.0, 100.0]),
+        0,
+        "pixels far from faces stay"
+    );
+}
+
+#[tokio::test]
+async fn without_faces_the_copy_equals_the_original() {
+    let h = harness(SECURITY, settings(16));
+    h.put("empty-room.png", &checker_png(64, 48));
+    let report = h.process(&h.messages("cams", &[&["empty-room.png"]])).await;
+    assert_eq!(report.rows, 1);
+    let row = &h.rows_on_disk()[0];
+    assert!(row.detections.iter().all(|d| d.label != "face"));
+    assert!(!row.tags.contains(&"face".to_string()));
+    let copy = image::open(h.output.path().join(redacted_key(&row.key)))
+        .unwrap()
+        .to_rgb8();
+    let original = image::load_from_memory(&checker_png(64, 48))
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(copy, original);
+}
+
+#[tokio::test]
+async fn an_unwritable_sink_retries_every_message() {
+    let h = shop(16);
+    h.put("a.png", &png(8, 8, 90));
+    // The results folder is a file: nothing can be written under it.
+    std::fs::write(h.output.path().join("results"), b"in the way").unwrap();
+    let report = h
+        .process(&h.messages("shop", &[&["a.png"], &["a.png"]]))
+        .await;
+    assert_eq!(report.failed, vec!["m0".to_string(), "m1".to_string()]);
+    assert_eq!(report.rows, 0);
+}
+
+#[tokio::test]
+async fn a_failed_redaction_write_retries_instead_of_writing_a_row() {
+    let h = harness(SECURITY, settings(16));
+    h.put("cam.png", &checker_png(32, 32));
+    std::fs::write(h.output.path().join("redacted"), b"in the way").unwrap();
+    let report = h.process(&h.messages("cams", &[&["cam.png"]])).await;
+    assert_eq!(report.failed, vec!["m0".to_string()]);
+    assert!(h.rows_on_disk().is_empty());
+}
+
+#[test]
+fn faces_within_keeps_faces_centred_in_a_named_label() {
+    let det = |label: &str, b: [f32; 4]| sightline_core::Detection {
+        class_id: 0,
+        label: label.into(),
+        score: 0.9,
+        x_min: b[0],
+        y_min: b[1],
+        x_max: b[2],
+        y_max: b[3],
+    };
+    let person = det("person", [0.0, 0.0, 10.0, 10.0]);
+    let dog = det("dog", [20.0, 20.0, 30.0, 30.0]);
+    let in_person = det("face", [2.0, 2.0, 4.0, 4.0]);
+    let in_dog = det("face", [22.0, 22.0, 24.0, 24.0]);
+    let straddling = det("face", [8.0, 8.0, 14.0, 14.0]); // centre (11, 11): outside
+    let faces = vec![in_person.clone(), in_dog.clone(), straddling.clone()];
+    let within = vec!["person".to_string()];
+    assert_eq!(
+        faces_within(&faces, &[person.clone(), dog.clone()], &within),
+        vec![in_person]
+    );
+    assert_eq!(
+        faces_within(&faces, &[person, dog], &[]),
+        faces,
+        "no gate: every face"
+    );
+    assert!(faces_within(&faces, &[], &within).is_empty());
+}
+
+#[test]
+fn settings_default_keeps_results_beside_the_source() {
+    let s = Settings::default();
+    assert_eq!(s.results_bucket_for("photos"), "photos");
+    let s = Settings {
+        results_bucket: Some("lake".into()),
+        ..s
+    };
+    assert_eq!(s.results_bucket_for("photos"), "lake");
+}
