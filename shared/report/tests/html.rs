@@ -1,11 +1,13 @@
-//! The HTML page of a report: self-contained, escaped, every chart present, alerts first,
-//! and the degenerate report (no data at all) renders too.
+//! The HTML page of a report, read back through an HTML parser as a browser would: it is
+//! self-contained, text from the report is text (never markup), every chart has one shape
+//! per value, the drift table lists alerts first, and degenerate reports render too.
 //!
 //! With `SIGHTLINE_HTML_OUT=<path>` set, `realistic_report_renders` also writes the
 //! realistic page there, and with `SIGHTLINE_HTML_OUT_MINIMAL=<path>`,
 //! `minimal_report_renders` writes the empty one (to look at with `scripts/screenshot.sh`).
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use scraper::{ElementRef, Html, Selector};
 use sightline_quality::{DriftMethod, DriftStatus, Thresholds};
 use sightline_report::html::render;
 use sightline_report::summary::{
@@ -19,7 +21,7 @@ const CLASSES: [&str; 12] = [
     "salt & pepper shaker",
     "<script>alert(1)</script>",
     "coffee mug",
-    "\"quoted\" label",
+    "a&b \"q\"",
     "bicycle",
     "red fox",
     "espresso machine",
@@ -81,8 +83,8 @@ fn histogram(feature: &str, lo: f64, hi: f64, bins: usize, c_ref: f64, c_cur: f6
     }
 }
 
-/// A report as a retail catalog might produce it on a bad day.
-fn realistic() -> Report {
+/// Classification against ground truth for [`CLASSES`]: mostly right, with confusions.
+fn classification() -> ClassificationSummary {
     let n = CLASSES.len();
     // Confusion: mostly diagonal, a few systematic confusions.
     let mut matrix = vec![vec![0u64; n]; n];
@@ -139,6 +141,77 @@ fn realistic() -> Report {
             }
         })
         .collect();
+    ClassificationSummary {
+        samples: 1_290,
+        classes: n,
+        accuracy: 0.6412,
+        top5_accuracy: Some(0.9123),
+        macro_avg: prf(0.655, 0.641),
+        micro_avg: prf(0.6412, 0.6412),
+        weighted_avg: prf(0.662, 0.6412),
+        roc_auc_macro: Some(0.9312),
+        ece: 0.0431,
+        per_class,
+        confusion: Confusion {
+            labels: CLASSES.iter().map(|s| s.to_string()).collect(),
+            matrix,
+            total_classes: 37,
+        },
+        reliability,
+    }
+}
+
+/// Detection against ground-truth boxes, one class without any.
+fn detection() -> DetectionSummary {
+    DetectionSummary {
+        images: 212,
+        map: 0.412,
+        map50: 0.655,
+        per_class: vec![
+            ApRow {
+                label: "person".into(),
+                ap: 0.55,
+                ground_truth: 410,
+            },
+            ApRow {
+                label: "shopping cart & basket".into(),
+                ap: 0.31,
+                ground_truth: 96,
+            },
+            ApRow {
+                label: "price <tag>".into(),
+                ap: f64::NAN,
+                ground_truth: 0,
+            },
+            ApRow {
+                label: "shelf".into(),
+                ap: 0.62,
+                ground_truth: 188,
+            },
+        ],
+    }
+}
+
+/// Drift tests of every level: ok, warn, alert, and an infinite value.
+fn drift_checks() -> Vec<DriftCheck> {
+    vec![
+        drift("top1_class", DriftMethod::Psi, 0.041, 0.1, 0.25),
+        drift("top1_class", DriftMethod::JensenShannon, 0.162, 0.1, 0.2),
+        drift(
+            "top1_confidence",
+            DriftMethod::KolmogorovSmirnov,
+            0.0721,
+            0.1,
+            0.2,
+        ),
+        drift("brightness", DriftMethod::Wasserstein, 0.3384, 0.1, 0.2),
+        drift("embedding", DriftMethod::MeanShift, 0.0123, 0.05, 0.1),
+        drift("embedding", DriftMethod::Mmd, f64::INFINITY, 0.01, 0.05),
+    ]
+}
+
+/// A report as a retail catalog might produce it on a bad day.
+fn realistic() -> Report {
     let generated_at = Utc.with_ymd_and_hms(2026, 11, 21, 6, 0, 12).unwrap();
     Report {
         catalog: "retail".into(),
@@ -162,65 +235,9 @@ fn realistic() -> Report {
             first_date: Some(date(2026, 11, 21)),
             last_date: Some(date(2026, 11, 21)),
         },
-        classification: Some(ClassificationSummary {
-            samples: 1_290,
-            classes: n,
-            accuracy: 0.6412,
-            top5_accuracy: Some(0.9123),
-            macro_avg: prf(0.655, 0.641),
-            micro_avg: prf(0.6412, 0.6412),
-            weighted_avg: prf(0.662, 0.6412),
-            roc_auc_macro: Some(0.9312),
-            ece: 0.0431,
-            per_class,
-            confusion: Confusion {
-                labels: CLASSES.iter().map(|s| s.to_string()).collect(),
-                matrix,
-                total_classes: 37,
-            },
-            reliability,
-        }),
-        detection: Some(DetectionSummary {
-            images: 212,
-            map: 0.412,
-            map50: 0.655,
-            per_class: vec![
-                ApRow {
-                    label: "person".into(),
-                    ap: 0.55,
-                    ground_truth: 410,
-                },
-                ApRow {
-                    label: "shopping cart & basket".into(),
-                    ap: 0.31,
-                    ground_truth: 96,
-                },
-                ApRow {
-                    label: "price <tag>".into(),
-                    ap: f64::NAN,
-                    ground_truth: 0,
-                },
-                ApRow {
-                    label: "shelf".into(),
-                    ap: 0.62,
-                    ground_truth: 188,
-                },
-            ],
-        }),
-        drift: vec![
-            drift("top1_class", DriftMethod::Psi, 0.041, 0.1, 0.25),
-            drift("top1_class", DriftMethod::JensenShannon, 0.162, 0.1, 0.2),
-            drift(
-                "top1_confidence",
-                DriftMethod::KolmogorovSmirnov,
-                0.0721,
-                0.1,
-                0.2,
-            ),
-            drift("brightness", DriftMethod::Wasserstein, 0.3384, 0.1, 0.2),
-            drift("embedding", DriftMethod::MeanShift, 0.0123, 0.05, 0.1),
-            drift("embedding", DriftMethod::Mmd, f64::INFINITY, 0.01, 0.05),
-        ],
+        classification: Some(classification()),
+        detection: Some(detection()),
+        drift: drift_checks(),
         histograms: vec![
             histogram("top1_confidence", 0.05, 1.0, 10, 0.7, 0.62),
             histogram("brightness", 12.0, 241.5, 12, 0.5, 0.3),
@@ -289,156 +306,351 @@ fn minimal() -> Report {
     }
 }
 
-/// Nothing that would load from outside the document.
-fn assert_self_contained(html: &str) {
-    let lower = html.to_ascii_lowercase();
-    for bad in [
-        "http://", "https://", "src=", "<script", "<link", "url(", "@import",
-    ] {
-        assert!(!lower.contains(bad), "page contains {bad:?}");
+/// The page parsed as a browser would, after checking that the parser had nothing to
+/// complain about and that the document starts and ends as it should.
+fn parse(page: &str) -> Html {
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.trim_end().ends_with("</html>"));
+    let doc = Html::parse_document(page);
+    assert!(doc.errors.is_empty(), "parse errors: {:?}", doc.errors);
+    doc
+}
+
+fn all<'a>(root: impl Into<Scope<'a>>, selector: &str) -> Vec<ElementRef<'a>> {
+    let selector = Selector::parse(selector).unwrap();
+    match root.into() {
+        Scope::Doc(doc) => doc.select(&selector).collect(),
+        Scope::Element(el) => el.select(&selector).collect(),
     }
 }
 
-/// Every `<svg>…</svg>` fragment has balanced tags (a cheap XML well-formedness check) and
-/// no unescaped `&`.
-fn svg_fragments(html: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = html;
-    while let Some(start) = rest.find("<svg") {
-        let end = rest[start..].find("</svg>").expect("unclosed <svg>") + start + 6;
-        out.push(&rest[start..end]);
-        rest = &rest[end..];
-    }
-    out
+/// Where [`all`] looks: the whole document or one element.
+enum Scope<'a> {
+    Doc(&'a Html),
+    Element(ElementRef<'a>),
 }
 
-fn assert_balanced(fragment: &str) {
-    let mut stack: Vec<&str> = Vec::new();
-    let mut rest = fragment;
-    while let Some(open) = rest.find('<') {
-        let close = rest[open..].find('>').expect("unterminated tag") + open;
-        let tag = &rest[open + 1..close];
-        assert!(!tag.contains('<'), "'<' inside a tag: {tag}");
-        if let Some(name) = tag.strip_prefix('/') {
-            assert_eq!(stack.pop(), Some(name.trim()), "mismatched </{name}>");
-        } else if !tag.ends_with('/') {
-            let name = tag.split_whitespace().next().unwrap();
-            stack.push(name);
+impl<'a> From<&'a Html> for Scope<'a> {
+    fn from(doc: &'a Html) -> Self {
+        Scope::Doc(doc)
+    }
+}
+
+impl<'a> From<ElementRef<'a>> for Scope<'a> {
+    fn from(el: ElementRef<'a>) -> Self {
+        Scope::Element(el)
+    }
+}
+
+/// The one element `selector` matches.
+fn one<'a>(root: impl Into<Scope<'a>>, selector: &str) -> ElementRef<'a> {
+    let found = all(root, selector);
+    assert_eq!(found.len(), 1, "{selector}: {} matches", found.len());
+    found[0]
+}
+
+/// The text of `el` as a reader sees it: text nodes joined, whitespace collapsed.
+fn text(el: ElementRef) -> String {
+    el.text()
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn texts<'a>(root: impl Into<Scope<'a>>, selector: &str) -> Vec<String> {
+    all(root, selector).into_iter().map(text).collect()
+}
+
+/// The classes of `el`, sorted.
+fn classes<'a>(el: ElementRef<'a>) -> Vec<&'a str> {
+    let mut classes: Vec<&str> = el.value().classes().collect();
+    classes.sort_unstable();
+    classes
+}
+
+/// The cells of every data row (header rows, which hold `th`, left out) of `table`.
+fn rows(table: ElementRef) -> Vec<Vec<ElementRef>> {
+    all(table, "tr")
+        .into_iter()
+        .map(|tr| all(tr, "td"))
+        .filter(|cells| !cells.is_empty())
+        .collect()
+}
+
+fn row_texts(table: ElementRef) -> Vec<Vec<String>> {
+    rows(table)
+        .into_iter()
+        .map(|cells| cells.into_iter().map(text).collect())
+        .collect()
+}
+
+/// The value cell of the metrics-table row named `name` under `section`.
+fn metric<'a>(doc: &'a Html, section: &str, name: &str) -> String {
+    let table = one(doc, &format!("{section} > table"));
+    let row = row_texts(table)
+        .into_iter()
+        .find(|r| r[0] == name)
+        .unwrap_or_else(|| panic!("no metric {name}"));
+    row[1].clone()
+}
+
+/// Nothing that would load from outside the document: no scripts, style sheets, images,
+/// frames or links, no `src`/`href` anywhere, no `url(` or `@import` in the style.
+fn assert_self_contained(doc: &Html, page: &str) {
+    let loaders = "script, link, img, iframe, object, embed, image, use, [src], [href]";
+    assert!(all(doc, loaders).is_empty(), "page loads something");
+    assert_eq!(all(doc, "style").len(), 1);
+    let style = text(one(doc, "head > style"));
+    assert!(style.contains(".badge") && style.contains(".st-alert"));
+    for bad in ["url(", "@import"] {
+        assert!(!style.contains(bad), "style has {bad}");
+    }
+    let lower = page.to_ascii_lowercase();
+    assert!(!lower.contains("http://") && !lower.contains("https://"));
+}
+
+/// Every chart's shapes are siblings (no shape parsed into another because a tag was left
+/// open; a shape holds at most its `<title>`) and no coordinate is NaN or infinite.
+fn assert_svgs_sound(doc: &Html) {
+    for shape in all(doc, "svg rect, svg line, svg circle, svg text") {
+        for child in shape.child_elements() {
+            assert_eq!(
+                child.value().name(),
+                "title",
+                "{} inside {}",
+                child.html(),
+                shape.html()
+            );
         }
-        let text = &rest[..open];
-        assert_entities(text);
-        rest = &rest[close + 1..];
     }
-    assert!(stack.is_empty(), "unclosed tags {stack:?}");
+    for el in all(doc, "svg, svg *") {
+        for (name, value) in el.value().attrs() {
+            assert!(
+                !value.contains("NaN") && !value.contains("inf"),
+                "bad number {name}={value}"
+            );
+        }
+    }
 }
 
-/// Every `&` in `text` starts a character reference.
-fn assert_entities(text: &str) {
-    for (i, _) in text.match_indices('&') {
-        let tail = &text[i + 1..];
-        let end = tail.find(';').expect("'&' without ';'");
-        let name = &tail[..end];
-        assert!(
-            ["amp", "lt", "gt", "quot", "#39"].contains(&name),
-            "raw '&' before {tail:.20}"
-        );
-    }
+/// The chart `<svg>` whose label is `label`.
+fn chart<'a>(doc: &'a Html, label: &str) -> ElementRef<'a> {
+    one(doc, &format!("svg[aria-label=\"{label}\"]"))
 }
 
 #[test]
 fn realistic_report_renders() {
     let report = realistic();
-    let html = render(&report);
+    let page = render(&report);
     if let Some(path) = std::env::var_os("SIGHTLINE_HTML_OUT") {
-        std::fs::write(&path, &html).unwrap();
+        std::fs::write(&path, &page).unwrap();
     }
-    assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.trim_end().ends_with("</html>"));
-    assert_self_contained(&html);
-
-    // The special names are escaped, never raw.
-    assert!(!html.contains("<script>alert(1)</script>"));
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(html.contains("salt &amp; pepper shaker"));
-    assert!(!html.contains("salt & pepper"));
-    assert!(html.contains("&quot;quoted&quot; label"));
-    assert!(html.contains("2026-10-02 &amp; &lt;beta&gt;"));
-    assert!(html.contains("price &lt;tag&gt;"));
-    assert!(html.contains("had 18 errors"));
-    assert!(!html.contains("<beta>") && !html.contains("<tag>") && !html.contains("<dates"));
-
-    // Status badge, retrain callout.
-    assert!(html.contains("class=\"badge big st-alert\""));
-    assert!(html.contains(">ALERT</div>"));
-    assert!(html.contains("Retraining was requested"));
-    assert!(html.contains("accuracy 0.6412 is below the floor 0.7000"));
-
-    // Drift table: human method names, alert rows before warn before ok.
-    for name in [
-        "PSI",
-        "Jensen–Shannon distance",
-        "Kolmogorov–Smirnov D",
-        "Wasserstein (normed)",
-        "Embedding mean shift",
-        "MMD²",
-    ] {
-        assert!(html.contains(&format!("<td>{name}</td>")), "{name}");
-    }
-    let drift = &html[html.find("id=\"drift\"").unwrap()..];
-    let drift = &drift[..drift.find("</section>").unwrap()];
-    let first_alert = drift.find(">ALERT</td>").unwrap();
-    let last_alert = drift.rfind(">ALERT</td>").unwrap();
-    let first_warn = drift.find(">WARN</td>").unwrap();
-    let last_warn = drift.rfind(">WARN</td>").unwrap();
-    let first_ok = drift.find(">OK</td>").unwrap();
-    assert!(last_alert < first_warn && last_warn < first_ok);
-    // Within a status, the input order is kept: brightness before embedding (both alert).
-    assert!(drift.find("<td>brightness</td>").unwrap() < drift.find("<td>embedding</td>").unwrap());
-    assert!(first_alert < first_warn);
-    assert!(drift.contains("<td class=\"num\">0.338</td>"));
-    assert!(
-        drift.contains("<td class=\"num\">–</td>"),
-        "infinite value shows as a dash"
+    assert!(page.len() < 200_000, "page is {} bytes", page.len());
+    let doc = parse(&page);
+    assert_self_contained(&doc, &page);
+    assert_svgs_sound(&doc);
+    assert_eq!(
+        text(one(&doc, "head > title")),
+        "Sightline quality report – retail – 2026-11-21"
     );
 
-    // One chart per histogram, the confusion matrix, F1, reliability and AP.
-    let svgs = svg_fragments(&html);
-    assert_eq!(svgs.len(), 3 + 1 + 1 + 1 + 1, "svg count");
-    assert_eq!(html.matches("<svg").count(), svgs.len());
-    for svg in &svgs {
-        assert_balanced(svg);
-        assert!(
-            !svg.contains("NaN") && !svg.contains("inf"),
-            "bad number in svg"
-        );
+    // Status badge, verdict, retrain callout; text from the report is text, not markup.
+    let badge = one(&doc, "header.top .badge.big");
+    assert_eq!(text(badge), "ALERT");
+    assert!(classes(badge).contains(&"st-alert"));
+    assert!(text(one(&doc, "header.top .verdict")).starts_with("Action needed"));
+    assert_eq!(
+        texts(&doc, "header.top > .headline p.meta b"),
+        ["mobilenet_v3_large", "2026-10-02 & <beta>"]
+    );
+    let callout = one(&doc, "header.top .callout");
+    assert_eq!(text(one(callout, "h3")), "Retraining was requested");
+    assert_eq!(
+        texts(callout, "li"),
+        report.retrain.as_ref().unwrap().reasons
+    );
+    assert_eq!(texts(&doc, ".window code"), ["dates=-7..-1", "dates=0..0"]);
+    assert_eq!(texts(&doc, "#notes li"), report.notes);
+    assert!(text(one(&doc, "footer")).starts_with("Generated by Sightline"));
+
+    // Floors: the failed one red.
+    let floors = rows(one(&doc, "#floors table"));
+    let floor_rows: Vec<(String, String, Vec<&str>)> = floors
+        .iter()
+        .map(|r| (text(r[0]), text(r[3]), classes(r[3])))
+        .collect();
+    assert_eq!(floor_rows[0].0, "Top-1 accuracy");
+    assert_eq!(floor_rows[0].1, "FAIL");
+    assert!(floor_rows[0].2.contains(&"st-alert"));
+    assert_eq!(floor_rows[1].1, "PASS");
+    assert!(floor_rows[1].2.contains(&"st-ok"));
+
+    // The classification metrics.
+    assert_eq!(metric(&doc, "#classification", "Top-1 accuracy"), "64.1%");
+    assert_eq!(metric(&doc, "#classification", "ROC AUC (macro)"), "0.931");
+    assert_eq!(metric(&doc, "#detection", "mAP@0.5"), "0.655");
+    assert_eq!(
+        texts(&doc, "#classification figure > h3"),
+        [
+            "Confusion matrix",
+            "Reliability (ECE 0.043)",
+            "F1 per class"
+        ]
+    );
+}
+
+#[test]
+fn drift_table_lists_alerts_first_with_status_colours() {
+    let doc = parse(&render(&realistic()));
+    let table = one(&doc, "#drift table");
+    let got: Vec<Vec<String>> = row_texts(table)
+        .into_iter()
+        .map(|r| vec![r[0].clone(), r[1].clone(), r[2].clone(), r[5].clone()])
+        .collect();
+    // Alert before warn before ok; within a status the report's order is kept.
+    let want = [
+        ["brightness", "Wasserstein (normed)", "0.338", "ALERT"],
+        ["embedding", "MMD²", "–", "ALERT"], // an infinite value shows as a dash
+        ["top1_class", "Jensen–Shannon distance", "0.162", "WARN"],
+        ["top1_class", "PSI", "0.0410", "OK"],
+        ["top1_confidence", "Kolmogorov–Smirnov D", "0.0721", "OK"],
+        ["embedding", "Embedding mean shift", "0.0123", "OK"],
+    ];
+    assert_eq!(got, want.map(|r| r.map(str::to_string)));
+    for row in rows(table) {
+        let class = match text(row[5]).as_str() {
+            "ALERT" => "st-alert",
+            "WARN" => "st-warn",
+            _ => "st-ok",
+        };
+        assert_eq!(classes(row[5]), [class, "status"]);
+        assert_eq!(text(row[6]), "4812");
     }
-    assert!(html.contains("Confusion matrix"));
-    assert!(html.contains("Showing 12 of 37 classes"));
-    assert!(html.contains("Reliability (ECE 0.043)"));
-    assert!(html.contains("stroke-dasharray"));
-    assert!(html.contains("Top-1 accuracy</td><td class=\"num\">64.1%"));
-    assert!(html.contains("FAIL"));
-    assert!(html.contains("<details open>"));
-    assert!(html.contains("mAP@0.5"));
-    assert!(html.contains("Generated by Sightline"));
-    assert!(html.len() < 200_000, "page is {} bytes", html.len());
+}
+
+#[test]
+fn charts_have_one_shape_per_value() {
+    let report = realistic();
+    let doc = parse(&render(&report));
+    // Three histograms, the confusion matrix, reliability, F1 and AP.
+    assert_eq!(all(&doc, "svg").len(), 3 + 1 + 1 + 1 + 1);
+
+    // Histograms: a legend swatch per series plus a bar per series and bin, in cards that
+    // carry the feature's worst drift status.
+    let cards = all(&doc, "#histograms .card");
+    assert_eq!(cards.len(), 3);
+    for (card, h) in cards.iter().zip(&report.histograms) {
+        let svg = one(*card, "svg");
+        assert_eq!(
+            svg.attr("aria-label"),
+            Some(&*format!("Histogram of {}", h.feature))
+        );
+        assert_eq!(all(svg, "rect").len(), 2 + 2 * h.reference.len());
+        assert_eq!(all(svg, "rect > title").len(), 2 * h.reference.len());
+    }
+    assert_eq!(texts(cards[0], "h3 .badge"), ["OK"]);
+    assert_eq!(texts(cards[1], "h3 .badge.st-alert"), ["ALERT"]);
+    assert!(
+        all(cards[2], ".badge").is_empty(),
+        "width_px has no drift test"
+    );
+
+    // Confusion matrix: a cell per pair of classes, counts in the non-empty ones.
+    let confusion = chart(&doc, "Confusion matrix");
+    let c = report.classification.as_ref().unwrap();
+    assert_eq!(all(confusion, "g > rect").len(), 12 * 12);
+    let nonzero = c
+        .confusion
+        .matrix
+        .iter()
+        .flatten()
+        .filter(|&&v| v > 0)
+        .count();
+    assert_eq!(all(confusion, "g > text").len(), nonzero);
+    let coffee_to_espresso = c.confusion.matrix[4][8].to_string();
+    assert!(texts(confusion, "g > text").contains(&coffee_to_espresso));
+    let caption = text(one(&doc, "#classification figure:first-child figcaption"));
+    assert!(caption.ends_with("Showing 12 of 37 classes (those with the most images and errors)."));
+
+    // F1: a bar per class, best first; AP: a bar per detector class.
+    let f1 = chart(&doc, "F1 per class");
+    assert_eq!(all(f1, "g > rect").len(), CLASSES.len());
+    let mut best: Vec<_> = c.per_class.iter().collect();
+    best.sort_by(|a, b| b.prf.f1.total_cmp(&a.prf.f1));
+    let first = text(one(f1, "g:first-of-type > title"));
+    assert!(
+        first.starts_with(&format!("{}: F1 ", best[0].label)),
+        "{first}"
+    );
+    assert_eq!(all(chart(&doc, "AP per class"), "g > rect").len(), 4);
+
+    // Reliability: the diagonal, and a bar and a dot per bin with images.
+    let reliability = chart(&doc, "Reliability diagram, ECE 0.043");
+    let used = c.reliability.iter().filter(|b| b.count > 0).count();
+    assert_eq!(all(reliability, "circle").len(), used);
+    assert_eq!(all(reliability, "rect").len(), used);
+    assert_eq!(all(reliability, "line[stroke-dasharray]").len(), 1);
+}
+
+#[test]
+fn labels_are_escaped_text() {
+    let mut report = realistic();
+    report.histograms[0].feature = "x\" onload=\"alert(1)".into();
+    let page = render(&report);
+    let doc = parse(&page);
+    assert!(all(&doc, "script").is_empty());
+    assert!(all(&doc, "[onload]").is_empty());
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    // The per-class table: one row per class, each label exactly as given.
+    let table = one(&doc, "#classification details[open] table");
+    let labels: Vec<String> = rows(table).into_iter().map(|r| text(r[0])).collect();
+    assert_eq!(labels, CLASSES);
+    // As chart text (cut) and in tooltips and attributes (whole).
+    let f1 = chart(&doc, "F1 per class");
+    assert!(texts(f1, "g > text").contains(&"a&b \"q\"".to_string()));
+    assert!(texts(f1, "g > title")
+        .iter()
+        .any(|t| t.starts_with("<script>alert(1)</script>: F1 ")));
+    let confusion = chart(&doc, "Confusion matrix");
+    assert!(texts(confusion, "title")
+        .iter()
+        .any(|t| t.starts_with("true salt & pepper shaker → predicted a&b \"q\": ")));
+    assert!(texts(&doc, "#detection title")
+        .iter()
+        .any(|t| t.starts_with("price <tag>: AP –")));
+    let card = one(&doc, "#histograms .card:first-child");
+    assert_eq!(text(one(card, "h3 span")), "x\" onload=\"alert(1)");
+    assert_eq!(
+        one(card, "svg").attr("aria-label"),
+        Some("Histogram of x\" onload=\"alert(1)")
+    );
 }
 
 #[test]
 fn minimal_report_renders() {
     let report = minimal();
-    let html = render(&report);
+    let page = render(&report);
     if let Some(path) = std::env::var_os("SIGHTLINE_HTML_OUT_MINIMAL") {
-        std::fs::write(&path, &html).unwrap();
+        std::fs::write(&path, &page).unwrap();
     }
-    assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_self_contained(&html);
-    assert!(html.contains("No classification data"));
-    assert!(html.contains("No drift tests were run"));
-    assert!(html.contains(">OK</div>"));
-    assert!(!html.contains("<svg"));
-    assert!(!html.contains("Retraining was requested"));
-    assert!(html.contains("drift skipped: the reference window has no rows"));
+    let doc = parse(&page);
+    assert_self_contained(&doc, &page);
+    let badge = one(&doc, "header.top .badge.big");
+    assert_eq!(text(badge), "OK");
+    assert!(classes(badge).contains(&"st-ok"));
+    assert!(text(one(&doc, ".verdict")).starts_with("All clear"));
+    assert_eq!(texts(&doc, "header.top > .headline p.meta b"), ["–", "–"]);
+    assert_eq!(texts(&doc, ".window h3 .badge.st-warn"), ["empty", "empty"]);
+    assert!(all(&doc, ".callout, #floors, #histograms, #detection, svg").is_empty());
+    assert_eq!(text(one(&doc, "#drift .empty")), "No drift tests were run.");
+    assert!(all(&doc, "#drift table").is_empty());
+    assert!(text(one(&doc, "#classification .empty")).starts_with("No classification data"));
+    assert_eq!(
+        texts(&doc, "#notes li"),
+        ["drift skipped: the reference window has no rows"]
+    );
 }
 
 #[test]
@@ -475,18 +687,34 @@ fn degenerate_values_render() {
             ground_truth: i,
         })
         .collect();
-    let html = render(&report);
-    assert_self_contained(&html);
-    assert!(html.contains(">WARN</div>"));
-    assert!(html.contains("Top-1 accuracy</td><td class=\"num\">–"));
-    assert!(html.contains("Showing the 40 classes with the most ground-truth boxes of 60"));
-    for svg in svg_fragments(&html) {
-        assert_balanced(svg);
-        assert!(
-            !svg.contains("NaN") && !svg.contains("inf"),
-            "bad number in svg"
-        );
-    }
+    let page = render(&report);
+    let doc = parse(&page);
+    assert_self_contained(&doc, &page);
+    assert_svgs_sound(&doc);
+    assert_eq!(text(one(&doc, "header.top .badge.big.st-warn")), "WARN");
+    assert!(all(&doc, ".callout").is_empty());
+    assert_eq!(metric(&doc, "#classification", "Top-1 accuracy"), "–");
+    assert_eq!(metric(&doc, "#classification", "Top-5 accuracy"), "–");
+    assert_eq!(text(one(&doc, "#classification > p.empty")), "No classes.");
+    assert_eq!(
+        all(&doc, "#classification figure:last-child p.empty").len(),
+        1
+    );
+    assert_eq!(all(chart(&doc, "Confusion matrix"), "g > rect").len(), 9);
+    let reliability = chart(&doc, "Reliability diagram, ECE –");
+    assert!(all(reliability, "circle").is_empty());
+    assert!(texts(reliability, "text").contains(&"no predictions".to_string()));
+    let cards = all(&doc, "#histograms .card");
+    assert_eq!(text(one(cards[3], "p.empty")), "No values.");
+    // Bad edges: bins are numbered instead of labelled with their range.
+    let bad = one(cards[4], "svg");
+    assert!(texts(bad, "rect > title").contains(&"reference, bin 1: –".to_string()));
+    let ap = chart(&doc, "AP per class");
+    assert_eq!(all(ap, "g > rect").len(), 40);
+    assert_eq!(
+        text(one(&doc, "#detection figcaption")),
+        "Showing the 40 classes with the most ground-truth boxes of 60."
+    );
 }
 
 #[test]
@@ -507,12 +735,17 @@ fn large_confusion_matrix_has_no_counts() {
         matrix,
         total_classes: n,
     };
-    let html = render(&report);
-    assert!(html.contains("hover a cell for its count"));
-    let svg = svg_fragments(&html)
-        .into_iter()
-        .find(|s| s.contains("Confusion matrix"))
-        .unwrap();
-    assert_balanced(svg);
-    assert!(!svg.contains(">50</text>"));
+    let doc = parse(&render(&report));
+    assert_svgs_sound(&doc);
+    let confusion = chart(&doc, "Confusion matrix");
+    assert_eq!(all(confusion, "g > rect").len(), n * n);
+    assert!(all(confusion, "g > text").is_empty());
+    // Past 30 classes, empty cells have no tooltip.
+    let empty = (0..n)
+        .flat_map(|i| (0..n).map(move |j| (i, j)))
+        .filter(|&(i, j)| i != j && i * j % 3 == 0)
+        .count();
+    assert_eq!(all(confusion, "g > title").len(), n * n - empty);
+    let caption = text(one(&doc, "#classification figure:first-child figcaption"));
+    assert!(caption.contains("hover a cell for its count"));
 }
