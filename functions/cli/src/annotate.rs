@@ -13,9 +13,8 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use sightline_core::{Detection, ResultRow, Settings};
-use sightline_vision::{
-    decode_image, draw_caption, draw_detections, encode_image, DecodeLimits, EncodeFormat,
-};
+use sightline_draw::Painter;
+use sightline_vision::{decode_image, encode_image, DecodeLimits, EncodeFormat};
 
 /// JPEG quality of annotated images.
 const JPEG_QUALITY: u8 = 90;
@@ -73,16 +72,49 @@ pub fn run(settings: &Settings, args: AnnotateArgs) -> Result<()> {
         bail!("--output must differ from --source (it would overwrite the images)");
     }
 
-    // The latest row per key (later files win ties).
+    let rows = latest_rows(&files)?;
+    let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
+    let images = group_images(rows, settings, &args, &mut skipped);
+    let painter = Painter::new().context("loading the annotation font")?;
+    let limits = DecodeLimits {
+        max_pixels: settings.max_image_pixels,
+    };
+    let mut written: HashSet<PathBuf> = HashSet::new();
+    let mut annotated = 0usize;
+    for (rel, image) in images {
+        match annotate_one(&painter, limits, &args, &rel, &image, &written)? {
+            Outcome::Written(out) => {
+                written.insert(out);
+                annotated += 1;
+            }
+            Outcome::Skipped(reason) => *skipped.entry(reason).or_default() += 1,
+        }
+    }
+
+    let total: usize = skipped.values().sum();
+    let reasons = if skipped.is_empty() {
+        String::new()
+    } else {
+        let r: Vec<String> = skipped.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+        format!(" ({})", r.join(", "))
+    };
+    println!(
+        "annotated {annotated} images, skipped {total}{reasons} → {}",
+        args.output.display()
+    );
+    Ok(())
+}
+
+/// The latest row per key of every results file (later files win ties), sorted by key.
+/// Files of other tables (a report's `metrics/`, `drift/`) are skipped with a message.
+fn latest_rows(files: &[PathBuf]) -> Result<Vec<ResultRow>> {
     let mut latest: HashMap<String, ResultRow> = HashMap::new();
-    for f in &files {
+    for f in files {
         let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
         let batches = sightline_tables::results::read_parquet(bytes.into())
             .with_context(|| format!("reading {}", f.display()))?;
         let mut rows = Vec::new();
         for b in &batches {
-            // Other tables under the same folder (metrics/, drift/ of a report) are not
-            // results: skip them.
             if b.schema().index_of("labels").is_err() || b.schema().index_of("key").is_err() {
                 eprintln!("skipping {}: not a results table", f.display());
                 break;
@@ -104,8 +136,18 @@ pub fn run(settings: &Settings, args: AnnotateArgs) -> Result<()> {
     }
     let mut rows: Vec<ResultRow> = latest.into_values().collect();
     rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(rows)
+}
 
-    let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();
+/// Rows grouped by the source image they resolve to: the first row's top-1 label as the
+/// caption, every row's detections scoring at least `--min-score`. Error rows and rows
+/// whose image is not found are counted in `skipped`.
+fn group_images(
+    rows: Vec<ResultRow>,
+    settings: &Settings,
+    args: &AnnotateArgs,
+    skipped: &mut BTreeMap<&'static str, usize>,
+) -> BTreeMap<PathBuf, Image> {
     let mut images: BTreeMap<PathBuf, Image> = BTreeMap::new();
     for row in rows {
         if row.error_kind.is_some() {
@@ -130,64 +172,61 @@ pub fn run(settings: &Settings, args: AnnotateArgs) -> Result<()> {
                 .filter(|d| d.score >= args.min_score),
         );
     }
+    images
+}
 
-    let limits = DecodeLimits {
-        max_pixels: settings.max_image_pixels,
+/// What became of one image.
+enum Outcome {
+    /// Annotated and written to this path.
+    Written(PathBuf),
+    /// Not annotated, for this reason (logged).
+    Skipped(&'static str),
+}
+
+/// Reads, decodes (EXIF-upright), draws and writes one image. An unreadable or
+/// undecodable source is skipped; failing to encode or write the output is an error.
+fn annotate_one(
+    painter: &Painter,
+    limits: DecodeLimits,
+    args: &AnnotateArgs,
+    rel: &Path,
+    image: &Image,
+    written: &HashSet<PathBuf>,
+) -> Result<Outcome> {
+    let bytes = match std::fs::read(&image.source) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(path = %image.source.display(), error = %e, "cannot read image");
+            return Ok(Outcome::Skipped("unreadable image"));
+        }
     };
-    let mut written: HashSet<PathBuf> = HashSet::new();
-    let mut annotated = 0usize;
-    for (rel, image) in images {
-        let bytes = match std::fs::read(&image.source) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(path = %image.source.display(), error = %e, "cannot read image");
-                *skipped.entry("unreadable image").or_default() += 1;
-                continue;
-            }
-        };
-        let mut img = match decode_image(&bytes, limits) {
-            Ok(img) => img,
-            Err(e) => {
-                tracing::warn!(path = %image.source.display(), error = %e, "cannot decode image");
-                *skipped.entry("decode failed").or_default() += 1;
-                continue;
-            }
-        };
-        draw_detections(&mut img, &image.detections);
-        if let Some(caption) = &image.caption {
-            draw_caption(&mut img, caption);
+    let mut img = match decode_image(&bytes, limits) {
+        Ok(img) => img,
+        Err(e) => {
+            tracing::warn!(path = %image.source.display(), error = %e, "cannot decode image");
+            return Ok(Outcome::Skipped("decode failed"));
         }
-        let format = args.format.unwrap_or_else(|| default_format(&rel));
-        let encoding = match format {
-            Format::Png => EncodeFormat::Png,
-            Format::Jpeg => EncodeFormat::Jpeg {
-                quality: JPEG_QUALITY,
-            },
-        };
-        let out = output_path(&args.output, &rel, format, &written);
-        let encoded =
-            encode_image(&img, encoding).with_context(|| format!("encoding {}", out.display()))?;
-        if let Some(parent) = out.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::fs::write(&out, encoded).with_context(|| format!("writing {}", out.display()))?;
-        written.insert(out);
-        annotated += 1;
+    };
+    painter.draw_detections(&mut img, &image.detections);
+    if let Some(caption) = &image.caption {
+        painter.draw_caption(&mut img, caption);
     }
-
-    let total: usize = skipped.values().sum();
-    let reasons = if skipped.is_empty() {
-        String::new()
-    } else {
-        let r: Vec<String> = skipped.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-        format!(" ({})", r.join(", "))
+    let format = args.format.unwrap_or_else(|| default_format(rel));
+    let encoding = match format {
+        Format::Png => EncodeFormat::Png,
+        Format::Jpeg => EncodeFormat::Jpeg {
+            quality: JPEG_QUALITY,
+        },
     };
-    println!(
-        "annotated {annotated} images, skipped {total}{reasons} → {}",
-        args.output.display()
-    );
-    Ok(())
+    let out = output_path(&args.output, rel, format, written);
+    let encoded =
+        encode_image(&img, encoding).with_context(|| format!("encoding {}", out.display()))?;
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&out, encoded).with_context(|| format!("writing {}", out.display()))?;
+    Ok(Outcome::Written(out))
 }
 
 /// `path` itself if it is a file, else every `*.parquet` under it, sorted.
@@ -282,6 +321,101 @@ fn output_path(output: &Path, rel: &Path, format: Format, written: &HashSet<Path
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sightline_core::Label;
+
+    fn row(key: &str, label: &str, detections: Vec<Detection>) -> ResultRow {
+        ResultRow {
+            catalog: "security".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            bucket: "local".into(),
+            key: key.into(),
+            etag: String::new(),
+            size_bytes: 0,
+            model: "m".into(),
+            model_version: "1".into(),
+            execution_provider: "cpu".into(),
+            processed_at: chrono::Utc::now(),
+            width: None,
+            height: None,
+            stats: None,
+            labels: vec![Label {
+                class_id: 285,
+                label: label.into(),
+                score: 0.76,
+            }],
+            tags: vec![],
+            detections,
+            embedding: None,
+            redacted_key: None,
+            error_kind: None,
+            error: None,
+            timings: Default::default(),
+        }
+    }
+
+    fn pixel(img: &sightline_vision::RgbImage, x: u32, y: u32) -> [u8; 3] {
+        let o = ((y * img.width + x) * 3) as usize;
+        [img.pixels[o], img.pixels[o + 1], img.pixels[o + 2]]
+    }
+
+    #[test]
+    fn annotates_a_fixture_at_its_size_and_skips_other_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, results, out) = (
+            dir.path().join("src"),
+            dir.path().join("r"),
+            dir.path().join("o"),
+        );
+        std::fs::create_dir_all(src.join("pets")).unwrap();
+        std::fs::create_dir_all(results.join("metrics")).unwrap();
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/images/chelsea.jpg");
+        let jpeg = std::fs::read(fixture).unwrap();
+        std::fs::write(src.join("pets/chelsea.jpg"), &jpeg).unwrap();
+        let cat = Detection {
+            class_id: 16,
+            label: "cat".into(),
+            score: 0.9,
+            x_min: 40.0,
+            y_min: 60.0,
+            x_max: 230.0,
+            y_max: 260.0,
+        };
+        let rows = [row(
+            "incoming/security/pets/chelsea.jpg",
+            "Egyptian cat",
+            vec![cat],
+        )];
+        let batch = sightline_tables::results::to_record_batch(&rows).unwrap();
+        let parquet = sightline_tables::results::write_parquet(&batch).unwrap();
+        std::fs::write(results.join("part-0.parquet"), parquet).unwrap();
+        // A table that is not results (no `labels`): skipped, not an error.
+        let other = sightline_tables::results::write_parquet(&batch.project(&[0, 1]).unwrap());
+        std::fs::write(results.join("metrics/m.parquet"), other.unwrap()).unwrap();
+        let args = AnnotateArgs {
+            results,
+            source: src,
+            output: out.clone(),
+            format: Some(Format::Png),
+            min_score: 0.5,
+        };
+        run(&Settings::default(), args).unwrap();
+        let limits = DecodeLimits {
+            max_pixels: 1 << 24,
+        };
+        let orig = decode_image(&jpeg, limits).unwrap();
+        let png = std::fs::read(out.join("pets/chelsea.png")).unwrap();
+        let drawn = decode_image(&png, limits).unwrap();
+        assert_eq!((drawn.width, drawn.height), (orig.width, orig.height));
+        let color = sightline_draw::label_color("cat");
+        // The outline's left edge, below the tag; the box's inside is untouched.
+        assert_eq!(pixel(&drawn, 40, 150), color);
+        assert_eq!(pixel(&drawn, 229, 150), color);
+        assert_eq!(pixel(&drawn, 120, 150), pixel(&orig, 120, 150));
+        // The caption bar at the top-left corner.
+        assert_eq!(pixel(&drawn, 0, 0), sightline_draw::CAPTION_BACKGROUND);
+        assert_ne!(drawn, orig);
+    }
 
     #[test]
     fn resolves_keys_as_is_or_without_the_catalog_prefix() {

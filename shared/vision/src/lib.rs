@@ -9,26 +9,29 @@
 //! * [`classify`]: softmax, top-k, catalog tags.
 //! * [`face`]: BlazeFace anchor decoding.
 //! * [`detect`]: detector rows → boxes in image pixels, thresholds, class-aware NMS.
-//! * [`draw`]: detection boxes, captions and redaction drawn onto decoded images.
+//! * [`redact`]: pixelation or blur of regions (faces) of decoded images.
+//! * [`encode`]: decoded images back to PNG or JPEG.
 
 pub mod classify;
 pub mod decode;
 pub mod detect;
-pub mod draw;
+pub mod encode;
 pub mod engine;
 pub mod face;
 pub mod manifest;
 pub mod preprocess;
+pub mod redact;
 pub mod resample;
 pub mod runtime;
 
 pub use classify::{Classification, Classifier};
 pub use decode::{decode_image, DecodeLimits, RgbImage};
 pub use detect::DetectionFilter;
-pub use draw::{draw_caption, draw_detections, encode_image, redact, EncodeFormat, RedactStyle};
+pub use encode::{encode_image, EncodeFormat};
 pub use engine::{Engine, ModelOutput};
 pub use manifest::{ModelManifest, ModelRegistry};
 pub use preprocess::{ClassifierPreprocess, Letterbox, Preprocess};
+pub use redact::{redact, PixelRect, RedactStyle};
 
 use sightline_core::{Disposition, ErrorKind};
 
