@@ -79,6 +79,17 @@ impl ObjectRef {
     }
 }
 
+/// An ETag without the double quotes S3 puts around it (`"abc"` becomes `abc`), as
+/// [`ObjectRef::etag`] holds it.
+///
+/// ```
+/// assert_eq!(sightline_core::unquote_etag("\"d41d8cd9\""), "d41d8cd9");
+/// assert_eq!(sightline_core::unquote_etag("d41d8cd9"), "d41d8cd9");
+/// ```
+pub fn unquote_etag(etag: &str) -> String {
+    etag.trim_matches('"').to_owned()
+}
+
 /// An object routed to the catalog that processes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkItem {

@@ -3,11 +3,13 @@
 //! mode (the in-process queue).
 
 use std::future::Future;
+use std::ops::ControlFlow;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use sightline_queue::{Message, Queue};
+use sightline_queue::{retry_delay, Backoff, Message, Queue, QueueError};
 use tokio::task::JoinSet;
 
 use crate::{BatchReport, Pipeline, PipelineError};
@@ -22,11 +24,13 @@ pub struct WorkerOptions {
     /// Batches in flight at once. Default 2: one batch is on the inference threads while
     /// the next is downloaded and decoded.
     pub concurrent_batches: usize,
-    /// Stop once the queue has been empty this long and nothing is in flight.
-    /// Default `None`: run until shutdown.
+    /// Stop once the queue has been empty this long and nothing is in flight. Receives that
+    /// keep failing (transiently) count as idle too: the worker then stops with the last
+    /// error. Default `None`: run until shutdown.
     pub exit_when_idle: Option<Duration>,
-    /// Delay before a failed message becomes visible again, times its receive count.
-    /// Default 5 s.
+    /// Base of the delay before a failed message becomes visible again: exponential in its
+    /// receive count, with jitter, at most 12 hours ([`sightline_queue::retry_delay`]).
+    /// Default 5 s; zero makes failed messages visible again at once.
     pub retry_delay: Duration,
 }
 
@@ -76,7 +80,12 @@ impl WorkerStats {
     }
 }
 
-async fn settle(queue: &Queue, messages: &[Message], report: &BatchReport, retry_delay: Duration) {
+/// The first wait after a failed receive; it doubles (with jitter) on each further failure.
+const RECEIVE_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait between failed receives (the SQS long-poll time).
+const RECEIVE_BACKOFF_CAP: Duration = Duration::from_secs(20);
+
+async fn settle(queue: &Queue, messages: &[Message], report: &BatchReport, base: Duration) {
     let (failed, ok): (Vec<Message>, Vec<Message>) = messages
         .iter()
         .cloned()
@@ -92,7 +101,7 @@ async fn settle(queue: &Queue, messages: &[Message], report: &BatchReport, retry
             .max()
             .unwrap_or(1)
             .max(1);
-        if let Err(e) = queue.retry(&failed, retry_delay * count).await {
+        if let Err(e) = queue.retry(&failed, retry_delay(base, count)).await {
             tracing::warn!(error = %e, "returning messages for retry failed; they reappear after the visibility timeout");
         }
     }
@@ -107,6 +116,11 @@ type Done = (BatchReport, usize, Instant);
 /// never abandoned half-way (messages it took would stay invisible until their
 /// visibility timeout), so shutdown is noticed between receives, at most one long-poll
 /// wait ([`WorkerOptions::wait`]) late. `on_batch` sees every batch report.
+///
+/// A failed receive is retried after an exponential back-off with jitter (0.5 s doubling
+/// to at most 20 s, reset by a successful receive) while it is transient. A permanent one
+/// (the queue does not exist, access denied) stops the worker: it finishes the batches in
+/// flight and returns the error.
 pub async fn run_worker(
     pipeline: Arc<Pipeline>,
     queue: Queue,
@@ -129,11 +143,13 @@ pub async fn run_worker(
         Ok::<_, PipelineError>(())
     };
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut backoff = Backoff::new(RECEIVE_BACKOFF, RECEIVE_BACKOFF_CAP);
     // When exiting on idle, poll no longer than the idle time (at least 1 s).
     let wait = options.exit_when_idle.map_or(options.wait, |idle| {
         options.wait.min(idle.max(Duration::from_secs(1)))
     });
-    loop {
+    // The loop ends with the receive error that stopped the worker, if one did.
+    let failure = loop {
         while let Some(done) = inflight.try_join_next() {
             record(done, &mut last_work)?;
         }
@@ -145,21 +161,22 @@ pub async fn run_worker(
         }
         if shutdown.as_mut().now_or_never().is_some() {
             tracing::info!("shutdown requested; finishing batches in flight");
-            break;
+            break None;
         }
-        let messages = match queue.receive(options.receive_max, wait).await {
+        let received = queue.receive(options.receive_max, wait).await;
+        let idle_left = (options.exit_when_idle.filter(|_| inflight.is_empty()))
+            .map(|idle| idle.saturating_sub(last_work.elapsed()));
+        let messages = match received {
             Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "receive failed; backing off");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+            Err(e) => match back_off(e, &mut backoff, idle_left, shutdown.as_mut()).await {
+                ControlFlow::Continue(()) => continue,
+                ControlFlow::Break(error) => break error,
+            },
         };
+        backoff.reset();
         if messages.is_empty() {
-            if let Some(idle) = options.exit_when_idle {
-                if inflight.is_empty() && last_work.elapsed() >= idle {
-                    break;
-                }
+            if idle_left == Some(Duration::ZERO) {
+                break None;
             }
             continue;
         }
@@ -177,12 +194,44 @@ pub async fn run_worker(
             on_batch(&report);
             (report, messages.len(), Instant::now())
         });
-    }
+    };
     while let Some(done) = inflight.join_next().await {
         record(done, &mut last_work)?;
     }
     if let Some(first) = first_receive {
         stats.busy_seconds = last_work.duration_since(first).as_secs_f64();
     }
-    Ok(stats)
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(stats),
+    }
+}
+
+/// After a failed receive: waits out the back-off and continues, or breaks the polling
+/// loop with the error when it is permanent or the worker has been idle long enough
+/// (`idle_left` is zero), or without one when shutdown is requested while waiting.
+async fn back_off(
+    error: QueueError,
+    backoff: &mut Backoff,
+    idle_left: Option<Duration>,
+    shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> ControlFlow<Option<QueueError>> {
+    if !error.is_transient() {
+        tracing::error!(error = %error, "receive failed permanently; stopping");
+        return ControlFlow::Break(Some(error));
+    }
+    if idle_left == Some(Duration::ZERO) {
+        tracing::error!(error = %error, "receive keeps failing and the worker is idle; stopping");
+        return ControlFlow::Break(Some(error));
+    }
+    let delay = backoff.next_delay();
+    let delay = idle_left.map_or(delay, |left| delay.min(left));
+    tracing::warn!(error = %error, ?delay, "receive failed; backing off");
+    tokio::select! {
+        () = tokio::time::sleep(delay) => ControlFlow::Continue(()),
+        () = shutdown => {
+            tracing::info!("shutdown requested; finishing batches in flight");
+            ControlFlow::Break(None)
+        }
+    }
 }

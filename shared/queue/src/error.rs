@@ -1,3 +1,5 @@
+use sightline_aws::AwsError;
+
 /// Why a queue operation or an event parse failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -8,21 +10,20 @@ pub enum QueueError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A failure that may go away on retry (5xx, throttling, timeouts, connection errors).
-    #[error("{op} failed (transient): {message}")]
-    Transient {
-        /// The operation (`receive_message`, `delete_message_batch`, …).
-        op: &'static str,
-        /// What happened.
-        message: String,
-    },
-    /// A failure that retrying will not fix (missing queue, access denied, invalid receipt
-    /// handle, invalid request).
-    #[error("{op} failed: {message}")]
-    Permanent {
-        /// The operation (`receive_message`, `delete_message_batch`, …).
-        op: &'static str,
-        /// What happened.
-        message: String,
-    },
+    /// A failed SQS call (its target is the queue URL), classified by
+    /// [`AwsError::from_sdk`]: transient (5xx, throttling, timeouts, connection errors), or
+    /// not (missing queue, access denied, invalid receipt handle, invalid request).
+    #[error(transparent)]
+    Sqs(#[from] AwsError),
+}
+
+impl QueueError {
+    /// Whether retrying the same operation may succeed. A worker keeps polling through
+    /// transient errors and stops on the others (a queue that does not exist stays missing).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            QueueError::BadMessage { .. } => false,
+            QueueError::Sqs(e) => e.is_transient(),
+        }
+    }
 }

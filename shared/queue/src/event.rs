@@ -6,7 +6,7 @@ use aws_lambda_events::event::s3::{S3Bucket, S3Entity, S3Event, S3EventRecord, S
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sightline_core::ObjectRef;
+use sightline_core::{unquote_etag, ObjectRef};
 
 use crate::QueueError;
 
@@ -85,7 +85,7 @@ fn parse_s3_notification(mut map: Map<String, Value>) -> Result<Vec<ObjectRef>, 
         .map(|r| {
             let (bucket, object) = (r.s3.bucket, r.s3.object);
             Ok(ObjectRef {
-                etag: object.e_tag.as_deref().map(unquote),
+                etag: object.e_tag.as_deref().map(unquote_etag),
                 size: object.size,
                 version_id: object.version_id.filter(|v| !v.is_empty()),
                 event_time: Some(r.event_time),
@@ -144,7 +144,7 @@ fn parse_eventbridge(mut value: Value) -> Result<Vec<ObjectRef>, QueueError> {
     let detail: S3Detail = serde_json::from_value(event.detail)
         .map_err(|e| bad(format!("invalid S3 Object Created detail: {e}")))?;
     Ok(vec![ObjectRef {
-        etag: detail.object.etag.as_deref().map(unquote),
+        etag: detail.object.etag.as_deref().map(unquote_etag),
         size: detail.object.size,
         version_id: detail.object.version_id.filter(|v| !v.is_empty()),
         event_time: event.time,
@@ -217,10 +217,6 @@ fn encode_key(key: &str) -> String {
         .map(|s| form_urlencoded::byte_serialize(s.as_bytes()).collect())
         .collect();
     segments.join("/")
-}
-
-fn unquote(etag: &str) -> String {
-    etag.trim_matches('"').to_owned()
 }
 
 fn bad(reason: impl Into<String>) -> QueueError {

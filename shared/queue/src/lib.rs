@@ -7,7 +7,10 @@
 //! * [`Queue`] receives, acknowledges, retries and sends messages, on Amazon SQS
 //!   ([`SqsQueue`]) or in process ([`MemoryQueue`]). Lambda-delivered messages become
 //!   [`Message`]s through [`Message::from_lambda`].
+//! * [`retry_delay`] and [`Backoff`]: exponential back-off with jitter for messages handed
+//!   back and for failing receives.
 
+mod backoff;
 mod error;
 mod event;
 mod memory;
@@ -17,6 +20,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsMessage;
 
+pub use backoff::{retry_delay, Backoff, MAX_VISIBILITY};
 pub use error::QueueError;
 pub use event::{parse_body, s3_event_body};
 pub use memory::MemoryQueue;
@@ -108,17 +112,5 @@ impl Queue {
                 Ok(())
             }
         }
-    }
-}
-
-impl From<SqsQueue> for Queue {
-    fn from(queue: SqsQueue) -> Self {
-        Queue::Sqs(queue)
-    }
-}
-
-impl From<MemoryQueue> for Queue {
-    fn from(queue: MemoryQueue) -> Self {
-        Queue::Memory(queue)
     }
 }

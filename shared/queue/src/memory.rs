@@ -120,7 +120,9 @@ impl MemoryQueue {
                 i += 1;
                 continue;
             }
-            let mut stored = state.pending.remove(i).expect("index is in bounds");
+            let Some(mut stored) = state.pending.remove(i) else {
+                break; // `i` is in bounds: the loop condition checked it.
+            };
             if stored.receive_count >= max_receives {
                 state.dead.push(Message {
                     id: stored.id,

@@ -1,23 +1,25 @@
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_sqs::config::http::HttpResponse;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{BuildError, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::operation::change_message_visibility_batch::ChangeMessageVisibilityBatchOutput;
+use aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchOutput;
+use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
 use aws_sdk_sqs::types::{
     BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry,
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
+use sightline_aws::{AwsError, Class};
 
-use crate::{parse_receive_count, Message, QueueError};
+use crate::{parse_receive_count, Message, QueueError, MAX_VISIBILITY};
 
-/// SQS limits: entries per batch call, bytes per `SendMessageBatch`, long-poll seconds and
-/// visibility timeout seconds.
+/// SQS limits: entries per batch call, bytes per `SendMessageBatch`, long-poll seconds.
 const MAX_BATCH: usize = 10;
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 const MAX_WAIT_SECS: u64 = 20;
-const MAX_VISIBILITY_SECS: u64 = 12 * 60 * 60;
 
 /// An Amazon SQS queue (or a compatible endpoint such as moto).
 #[derive(Debug, Clone)]
@@ -35,11 +37,11 @@ impl SqsQueue {
         }
     }
 
-    /// A queue with a client configured from the environment (`aws_config` defaults: region,
-    /// credentials, `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_SQS`).
+    /// A queue with a client configured from the environment
+    /// ([`sightline_aws::load_config`]: region, credentials, `AWS_ENDPOINT_URL` /
+    /// `AWS_ENDPOINT_URL_SQS`).
     pub async fn from_env(queue_url: String) -> SqsQueue {
-        let shared = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        SqsQueue::new(Client::new(&shared), queue_url)
+        SqsQueue::new(Client::new(&sightline_aws::load_config().await), queue_url)
     }
 
     /// The underlying client.
@@ -52,6 +54,14 @@ impl SqsQueue {
         &self.queue_url
     }
 
+    /// A failed call on this queue, classified.
+    fn error<E>(&self, op: &'static str, err: &SdkError<E, HttpResponse>) -> QueueError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        AwsError::from_sdk(op, self.queue_url(), err).into()
+    }
+
     pub(crate) async fn receive(
         &self,
         max: usize,
@@ -60,13 +70,13 @@ impl SqsQueue {
         let out = self
             .client
             .receive_message()
-            .queue_url(&*self.queue_url)
+            .queue_url(self.queue_url())
             .max_number_of_messages(max.clamp(1, MAX_BATCH) as i32)
             .wait_time_seconds(wait.as_secs().min(MAX_WAIT_SECS) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
-            .map_err(|e| classify("receive_message", &e))?;
+            .map_err(|e| self.error("receive_message", &e))?;
         Ok(out
             .messages
             .unwrap_or_default()
@@ -85,36 +95,19 @@ impl SqsQueue {
     }
 
     pub(crate) async fn ack(&self, messages: &[Message]) -> Result<(), QueueError> {
-        const OP: &str = "delete_message_batch";
-        let mut failed = Failures::new(OP);
-        for chunk in messages.chunks(MAX_BATCH) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(&m.receipt)
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| QueueError::Permanent {
-                    op: OP,
-                    message: e.to_string(),
-                })?;
-            let out = (self
-                .client
-                .delete_message_batch()
-                .queue_url(&*self.queue_url))
-            .set_entries(Some(entries))
-            .send()
+        let request = self
+            .client
+            .delete_message_batch()
+            .queue_url(self.queue_url());
+        let entry = |id, m: &Message| {
+            let entry = DeleteMessageBatchRequestEntry::builder().id(id);
+            entry.receipt_handle(&m.receipt).build()
+        };
+        let call = |entries| request.clone().set_entries(Some(entries)).send();
+        let (op, refused) = ("delete_message_batch", DeleteMessageBatchOutput::failed);
+        let chunks = messages.chunks(MAX_BATCH);
+        self.in_batches(op, chunks, entry, call, refused, message_label)
             .await
-            .map_err(|e| classify(OP, &e))?;
-            failed.extend(out.failed(), |i| {
-                chunk.get(i).map(|m| format!("message {}", m.id))
-            });
-        }
-        failed.into_result()
     }
 
     pub(crate) async fn retry(
@@ -122,99 +115,98 @@ impl SqsQueue {
         messages: &[Message],
         delay: Duration,
     ) -> Result<(), QueueError> {
-        const OP: &str = "change_message_visibility_batch";
-        let timeout = delay.as_secs().min(MAX_VISIBILITY_SECS) as i32;
-        let mut failed = Failures::new(OP);
-        for chunk in messages.chunks(MAX_BATCH) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(&m.receipt)
-                        .visibility_timeout(timeout)
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| QueueError::Permanent {
-                    op: OP,
-                    message: e.to_string(),
-                })?;
-            let out = (self
-                .client
-                .change_message_visibility_batch()
-                .queue_url(&*self.queue_url))
-            .set_entries(Some(entries))
-            .send()
+        let timeout = delay.min(MAX_VISIBILITY).as_secs() as i32;
+        let request = (self.client.change_message_visibility_batch()).queue_url(self.queue_url());
+        let entry = |id, m: &Message| {
+            let entry = ChangeMessageVisibilityBatchRequestEntry::builder().id(id);
+            let entry = entry.receipt_handle(&m.receipt).visibility_timeout(timeout);
+            entry.build()
+        };
+        let call = |entries| request.clone().set_entries(Some(entries)).send();
+        let op = "change_message_visibility_batch";
+        let refused = ChangeMessageVisibilityBatchOutput::failed;
+        let chunks = messages.chunks(MAX_BATCH);
+        self.in_batches(op, chunks, entry, call, refused, message_label)
             .await
-            .map_err(|e| classify(OP, &e))?;
-            failed.extend(out.failed(), |i| {
-                chunk.get(i).map(|m| format!("message {}", m.id))
-            });
-        }
-        failed.into_result()
     }
 
     pub(crate) async fn send(&self, bodies: Vec<String>) -> Result<(), QueueError> {
-        const OP: &str = "send_message_batch";
-        let mut failed = Failures::new(OP);
-        let mut rest = bodies.as_slice();
-        while !rest.is_empty() {
-            // At most MAX_BATCH entries and MAX_BATCH_BYTES, but always at least one.
-            let mut n = 1;
-            let mut bytes = rest[0].len();
-            while n < rest.len().min(MAX_BATCH) && bytes + rest[n].len() <= MAX_BATCH_BYTES {
-                bytes += rest[n].len();
-                n += 1;
-            }
-            let (chunk, tail) = rest.split_at(n);
-            rest = tail;
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(body)
-                        .build()
-                })
+        let request = self.client.send_message_batch().queue_url(self.queue_url());
+        let entry = |id, body: &String| {
+            let entry = SendMessageBatchRequestEntry::builder().id(id);
+            entry.message_body(body).build()
+        };
+        let call = |entries| request.clone().set_entries(Some(entries)).send();
+        let label = |body: &String| format!("body {:?}", body.chars().take(60).collect::<String>());
+        let (op, refused) = ("send_message_batch", SendMessageBatchOutput::failed);
+        self.in_batches(op, send_chunks(&bodies), entry, call, refused, label)
+            .await
+    }
+
+    /// One batch call per chunk: `entry` builds the request entry of an item (its id is the
+    /// item's index in the chunk), `call` sends a chunk's entries, `refused` picks the
+    /// entries the queue refused out of the answer, `label` names an item in messages.
+    /// Refused entries are reported as one error after every chunk was tried; a failed
+    /// call stops at once.
+    async fn in_batches<'a, T: 'a, Entry, Out, E, Fut>(
+        &self,
+        op: &'static str,
+        chunks: impl IntoIterator<Item = &'a [T]>,
+        entry: impl Fn(String, &T) -> Result<Entry, BuildError>,
+        call: impl Fn(Vec<Entry>) -> Fut,
+        refused: fn(&Out) -> &[BatchResultErrorEntry],
+        label: impl Fn(&T) -> String,
+    ) -> Result<(), QueueError>
+    where
+        Fut: Future<Output = Result<Out, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut failed = Failures::default();
+        for chunk in chunks {
+            let entries = (chunk.iter().enumerate())
+                .map(|(i, item)| entry(i.to_string(), item))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| QueueError::Permanent {
-                    op: OP,
-                    message: e.to_string(),
+                .map_err(|e| {
+                    AwsError::new(op, self.queue_url(), Class::Permanent, e.to_string())
                 })?;
-            let out = (self.client.send_message_batch().queue_url(&*self.queue_url))
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| classify(OP, &e))?;
-            failed.extend(out.failed(), |i| {
-                chunk
-                    .get(i)
-                    .map(|b| format!("body {:?}", b.chars().take(60).collect::<String>()))
-            });
+            let out = call(entries).await.map_err(|e| self.error(op, &e))?;
+            failed.extend(refused(&out), |i| chunk.get(i).map(&label));
         }
-        failed.into_result()
+        failed.into_result(op, self.queue_url())
     }
 }
 
+/// Names a message in error messages.
+fn message_label(m: &Message) -> String {
+    format!("message {}", m.id)
+}
+
+/// Chunks of at most [`MAX_BATCH`] bodies and [`MAX_BATCH_BYTES`], but at least one body.
+fn send_chunks(bodies: &[String]) -> Vec<&[String]> {
+    let mut chunks = Vec::new();
+    let mut rest = bodies;
+    while !rest.is_empty() {
+        let mut n = 1;
+        let mut bytes = rest[0].len();
+        while n < rest.len().min(MAX_BATCH) && bytes + rest[n].len() <= MAX_BATCH_BYTES {
+            bytes += rest[n].len();
+            n += 1;
+        }
+        let (chunk, tail) = rest.split_at(n);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
 /// Entries that a batch call refused, gathered over all chunks.
+#[derive(Default)]
 struct Failures {
-    op: &'static str,
     messages: Vec<String>,
     sender_fault: bool,
 }
 
 impl Failures {
-    fn new(op: &'static str) -> Failures {
-        Failures {
-            op,
-            messages: Vec::new(),
-            sender_fault: false,
-        }
-    }
-
     /// Records the refused entries of one chunk; `label` names the entry at an index.
     fn extend(
         &mut self,
@@ -237,67 +229,49 @@ impl Failures {
         }
     }
 
-    /// Refused entries make the call fail: permanent when any was the sender's fault.
-    fn into_result(self) -> Result<(), QueueError> {
+    /// Refused entries make the call `op` on `queue` fail: permanent when any was the
+    /// sender's fault.
+    fn into_result(self, op: &'static str, queue: &str) -> Result<(), QueueError> {
         if self.messages.is_empty() {
             return Ok(());
         }
+        let class = if self.sender_fault {
+            Class::Permanent
+        } else {
+            Class::Transient
+        };
         let message = format!(
             "{} entries failed: {}",
             self.messages.len(),
             self.messages.join("; ")
         );
-        Err(if self.sender_fault {
-            QueueError::Permanent {
-                op: self.op,
-                message,
-            }
-        } else {
-            QueueError::Transient {
-                op: self.op,
-                message,
-            }
-        })
+        Err(AwsError::new(op, queue, class, message).into())
     }
 }
 
-/// The one place where SQS errors are classified: service errors with HTTP 5xx, 429 or a
-/// throttling code are transient, other service errors (missing queue, access denied,
-/// invalid receipt handle) permanent; timeouts, connection failures and unparseable
-/// responses transient; a request that could not be built permanent.
-fn classify<E>(op: &'static str, err: &SdkError<E, HttpResponse>) -> QueueError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match err {
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            let code = ctx.err().code().unwrap_or("");
-            let message = format!(
-                "HTTP {status} {code}: {}",
-                ctx.err().message().unwrap_or_default()
-            );
-            let throttled = matches!(
-                code,
-                "ThrottlingException"
-                    | "RequestThrottled"
-                    | "KmsThrottled"
-                    | "ServiceUnavailable"
-                    | "InternalError"
-            );
-            if throttled || status == 429 || status >= 500 {
-                QueueError::Transient { op, message }
-            } else {
-                QueueError::Permanent { op, message }
-            }
-        }
-        SdkError::ConstructionFailure(_) => QueueError::Permanent {
-            op,
-            message: DisplayErrorContext(err).to_string(),
-        },
-        _ => QueueError::Transient {
-            op,
-            message: DisplayErrorContext(err).to_string(),
-        },
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_chunks_respect_count_and_size() {
+        let small: Vec<String> = (0..23).map(|i| i.to_string()).collect();
+        let sizes: Vec<usize> = send_chunks(&small).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [10, 10, 3]);
+
+        let big = "x".repeat(100 * 1024);
+        let bodies = vec![
+            big.clone(),
+            big.clone(),
+            big.clone(),
+            "y".repeat(300 * 1024),
+        ];
+        let sizes: Vec<usize> = send_chunks(&bodies).iter().map(|c| c.len()).collect();
+        assert_eq!(
+            sizes,
+            [2, 1, 1],
+            "256 KiB per call, but an oversized body still goes"
+        );
+        assert!(send_chunks(&[]).is_empty());
     }
 }

@@ -1,3 +1,4 @@
+use sightline_aws::AwsError;
 use sightline_core::{Disposition, ErrorKind};
 
 /// Why a storage operation failed.
@@ -26,24 +27,12 @@ pub enum StorageError {
         /// The refused key.
         key: String,
     },
-    /// A failure that may go away on retry: HTTP 5xx, throttling, timeouts, connection
-    /// errors, or an error while streaming the body.
-    #[error("{op} failed (transient): {message}")]
-    Transient {
-        /// The operation (`get_object`, `list_objects_v2`, …).
-        op: &'static str,
-        /// What happened.
-        message: String,
-    },
-    /// A failure the service reported as the caller's fault (other 4xx: `AccessDenied`,
-    /// `NoSuchBucket`, …). See [`StorageError::disposition`] for why it is still retried.
-    #[error("{op} failed: {message}")]
-    Permanent {
-        /// The operation (`get_object`, `list_objects_v2`, …).
-        op: &'static str,
-        /// What happened.
-        message: String,
-    },
+    /// A failed S3 call, classified by [`AwsError::from_sdk`] (a missing object is
+    /// [`StorageError::NotFound`] instead): transient (5xx, throttling, timeouts, connection
+    /// errors, a body that broke off) or the caller's fault (`AccessDenied`, `NoSuchBucket`,
+    /// …). See [`StorageError::disposition`] for why the latter is still retried.
+    #[error(transparent)]
+    S3(#[from] AwsError),
     /// A local file-system error other than "not found".
     #[error("local storage I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -54,11 +43,12 @@ impl StorageError {
     ///
     /// * A missing object, an object over the size limit and an invalid key are facts about
     ///   that one object: [`Disposition::Permanent`], so an error row is written.
-    /// * [`StorageError::Permanent`] is **[`Disposition::Transient`] on purpose**: a wrong bucket
-    ///   name or missing permissions is a deployment error that fails *every* object. Retrying
-    ///   sends the messages to the dead-letter queue, where they can be redriven once the
-    ///   configuration is fixed, instead of writing a silent error row for each object.
-    /// * Everything else (5xx, throttling, timeouts, local I/O errors) is transient.
+    /// * Every [`StorageError::S3`] error is **[`Disposition::Transient`]**, including the
+    ///   permanent ones on purpose: a wrong bucket name or missing permissions is a deployment
+    ///   error that fails *every* object. Retrying sends the messages to the dead-letter
+    ///   queue, where they can be redriven once the configuration is fixed, instead of
+    ///   writing a silent error row for each object.
+    /// * Other local I/O errors are transient too.
     pub fn disposition(&self) -> Disposition {
         match self {
             StorageError::NotFound { .. } | StorageError::InvalidKey { .. } => {
@@ -68,9 +58,7 @@ impl StorageError {
             StorageError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Disposition::Permanent(ErrorKind::NotFound)
             }
-            StorageError::Transient { .. }
-            | StorageError::Permanent { .. }
-            | StorageError::Io(_) => Disposition::Transient,
+            StorageError::S3(_) | StorageError::Io(_) => Disposition::Transient,
         }
     }
 }

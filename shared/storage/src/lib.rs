@@ -98,26 +98,13 @@ impl Store {
     }
 }
 
-impl From<LocalStore> for Store {
-    fn from(store: LocalStore) -> Self {
-        Store::Local(store)
-    }
-}
-
-impl From<S3Store> for Store {
-    fn from(store: S3Store) -> Self {
-        Store::S3(store)
-    }
-}
-
-/// Strips the double quotes S3 puts around ETags.
-pub(crate) fn unquote(etag: &str) -> String {
-    etag.trim_matches('"').to_owned()
-}
+/// The result of a backend's operation.
+pub(crate) type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sightline_aws::{AwsError, Class};
     use sightline_core::{Disposition, ErrorKind};
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -206,6 +193,56 @@ mod tests {
             listed.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
             ["a/x.jpg"]
         );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn local_list_follows_symlinks() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let (outside, bucket) = (dir.path().join("outside"), dir.path().join("bucket"));
+        std::fs::create_dir_all(outside.join("deep")).unwrap();
+        std::fs::create_dir_all(bucket.join("a")).unwrap();
+        std::fs::write(outside.join("deep/x.jpg"), b"x").unwrap();
+        std::fs::write(outside.join("file.jpg"), b"file").unwrap();
+        std::fs::write(bucket.join("a/own.jpg"), b"own").unwrap();
+        symlink(&outside, bucket.join("a/linked")).unwrap();
+        symlink(outside.join("file.jpg"), bucket.join("a/alias.jpg")).unwrap();
+        symlink(dir.path().join("gone.jpg"), bucket.join("a/dangling.jpg")).unwrap();
+        let keys = |refs: Vec<ObjectRef>| refs.into_iter().map(|r| r.key).collect::<Vec<_>>();
+
+        let store = Store::Local(LocalStore::new(&bucket));
+        let all = [
+            "a/alias.jpg",
+            "a/linked/deep/x.jpg",
+            "a/linked/file.jpg",
+            "a/own.jpg",
+        ];
+        assert_eq!(keys(store.list("b", "").await.unwrap()), all);
+        assert_eq!(
+            keys(store.list("b", "a/linked/").await.unwrap()),
+            ["a/linked/deep/x.jpg", "a/linked/file.jpg"]
+        );
+        let alias = store.get("b", "a/alias.jpg", 10).await.unwrap();
+        assert_eq!((&alias.bytes[..], alias.size), (&b"file"[..], 4));
+
+        // The source folder itself may be a link (`sightline run --source <link>`).
+        symlink(&bucket, dir.path().join("link")).unwrap();
+        let linked = Store::Local(LocalStore::new(dir.path().join("link")).mounted_at("in/"));
+        let mounted: Vec<String> = all.iter().map(|k| format!("in/{k}")).collect();
+        assert_eq!(keys(linked.list("b", "").await.unwrap()), mounted);
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn local_list_reports_a_symlink_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("a/up")).unwrap();
+        let store = Store::Local(LocalStore::new(dir.path()));
+        let err = store.list("b", "").await.unwrap_err();
+        assert!(matches!(err, StorageError::Io(_)), "{err}");
+        assert!(err.to_string().contains("loop"), "{err}");
     }
 
     #[tokio::test]
@@ -307,14 +344,21 @@ mod tests {
     #[test]
     fn dispositions() {
         let transient = |e: StorageError| assert_eq!(e.disposition(), Disposition::Transient);
-        transient(StorageError::Transient {
-            op: "get_object",
-            message: "HTTP 503 SlowDown".into(),
-        });
-        transient(StorageError::Permanent {
-            op: "get_object",
-            message: "HTTP 403 AccessDenied".into(),
-        });
+        transient(StorageError::S3(AwsError::new(
+            "get_object",
+            "b/k",
+            Class::Transient,
+            "HTTP 503 SlowDown",
+        )));
+        // A deployment error, retried until the messages are dead-lettered.
+        for class in [Class::Permanent, Class::NotFound] {
+            transient(StorageError::S3(AwsError::new(
+                "get_object",
+                "b/k",
+                class,
+                "x",
+            )));
+        }
         transient(StorageError::Io(
             std::io::ErrorKind::PermissionDenied.into(),
         ));
@@ -322,7 +366,6 @@ mod tests {
             StorageError::Io(std::io::ErrorKind::NotFound.into()).disposition(),
             Disposition::Permanent(ErrorKind::NotFound)
         );
-        assert_eq!(unquote("\"abc\""), "abc");
     }
 
     #[test]

@@ -8,8 +8,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sightline_core::ObjectRef;
 use tokio::io::AsyncReadExt;
+use walkdir::{DirEntry, WalkDir};
 
-use crate::{Object, StorageError};
+use crate::{Object, Result, StorageError};
 
 /// Suffix of the temporary files written by [`LocalStore`] puts; [`LocalStore`] lists skip them.
 const TMP_SUFFIX: &str = ".sightline-tmp";
@@ -58,7 +59,7 @@ impl LocalStore {
     }
 
     /// The path of `key`, or `InvalidKey` when the key is not a plain relative path.
-    fn path(&self, key: &str) -> Result<PathBuf, StorageError> {
+    fn path(&self, key: &str) -> Result<PathBuf> {
         let Some(key) = key.strip_prefix(&*self.mount) else {
             return Err(StorageError::InvalidKey {
                 key: key.to_owned(),
@@ -80,12 +81,7 @@ impl LocalStore {
         }
     }
 
-    pub(crate) async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        max_bytes: u64,
-    ) -> Result<Object, StorageError> {
+    pub(crate) async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Object> {
         let path = self.path(key)?;
         let not_found = |e| map_io(e, bucket, key);
         let mut file = tokio::fs::File::open(&path).await.map_err(not_found)?;
@@ -120,15 +116,17 @@ impl LocalStore {
         })
     }
 
-    pub(crate) async fn put(&self, key: &str, body: Bytes) -> Result<(), StorageError> {
+    pub(crate) async fn put(&self, key: &str, body: Bytes) -> Result<()> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let path = self.path(key)?;
-        let dir = path.parent().expect("a joined key has a parent");
+        // `path` accepted the key, so it has a folder and a file name.
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(StorageError::InvalidKey {
+                key: key.to_owned(),
+            });
+        };
         tokio::fs::create_dir_all(dir).await?;
-        let name = path
-            .file_name()
-            .expect("a valid key has a file name")
-            .to_string_lossy();
+        let name = name.to_string_lossy();
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".{name}.{}.{seq}{TMP_SUFFIX}", std::process::id()));
         let written = async {
@@ -142,7 +140,7 @@ impl LocalStore {
         Ok(written?)
     }
 
-    pub(crate) async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRef, StorageError> {
+    pub(crate) async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRef> {
         let path = self.path(key)?;
         let meta = tokio::fs::metadata(&path)
             .await
@@ -153,13 +151,11 @@ impl LocalStore {
         Ok(object_ref(bucket, key.to_owned(), &meta))
     }
 
-    /// Recursive walk, starting at the deepest folder named by `prefix`. Keys are sorted;
-    /// temporary files, symlinked folders and non-UTF-8 names are skipped.
-    pub(crate) async fn list(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Vec<ObjectRef>, StorageError> {
+    /// Recursive walk, starting at the deepest folder named by `prefix`, following symbolic
+    /// links (a link to a file is that file, a link to a folder lists the folder's files under
+    /// the link's name). Keys are sorted; temporary files, dangling links and non-UTF-8 names
+    /// are skipped; a link loop is an error.
+    pub(crate) async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectRef>> {
         // The prefix below the mount point: a prefix above it lists everything.
         let prefix = match prefix.strip_prefix(&*self.mount) {
             Some(inner) => inner,
@@ -188,46 +184,53 @@ impl LocalStore {
             Ok(out)
         })
         .await
-        .map_err(|e| StorageError::Transient {
-            op: "list",
-            message: e.to_string(),
-        })?
+        .map_err(io::Error::other)?
     }
 }
 
-/// Calls `f` for every regular file below `dir`, whose key is `dir_key`.
+/// Calls `f` for every regular file below `dir` (whose key is `dir_key`), following
+/// symbolic links. A missing `dir` is an error ([`is_missing`]); below it, a link loop is
+/// an error and a dangling link is skipped.
 fn walk(
     dir: &Path,
     dir_key: &str,
     f: &mut dyn FnMut(String, &std::fs::Metadata),
 ) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else {
-            tracing::warn!(path = %entry.path().display(), "skipping a file name that is not UTF-8");
+    let walker = WalkDir::new(dir).follow_links(true).min_depth(1);
+    for entry in walker.into_iter().filter_entry(listed) {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if e.depth() > 0 && e.io_error().is_some_and(is_missing) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let meta = entry.metadata()?;
+        let Ok(rel) = entry.path().strip_prefix(dir) else {
             continue;
         };
-        if name.ends_with(TMP_SUFFIX) {
-            continue;
-        }
-        let key = if dir_key.is_empty() {
-            name
-        } else {
-            format!("{dir_key}/{name}")
-        };
-        if entry.file_type()?.is_dir() {
-            walk(&entry.path(), &key, f)?;
-        } else {
-            // Follows a symlink to a file; a dangling link is skipped.
-            match std::fs::metadata(entry.path()) {
-                Ok(meta) if meta.is_file() => f(key, &meta),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+        if meta.is_file() {
+            // `listed` let only UTF-8 names through.
+            let names = rel.components().filter_map(|c| c.as_os_str().to_str());
+            let key: Vec<&str> = Some(dir_key)
+                .filter(|k| !k.is_empty())
+                .into_iter()
+                .chain(names)
+                .collect();
+            f(key.join("/"), &meta);
         }
     }
     Ok(())
+}
+
+/// Whether an entry below the walk's start is listed: not a temporary file, and a UTF-8
+/// name (a folder with another name is skipped with everything in it).
+fn listed(entry: &DirEntry) -> bool {
+    match entry.file_name().to_str() {
+        Some(name) => !name.ends_with(TMP_SUFFIX),
+        None => {
+            tracing::warn!(path = %entry.path().display(), "skipping a file name that is not UTF-8");
+            false
+        }
+    }
 }
 
 /// "Not found", or "not a directory" (a key below an existing file).
