@@ -2,6 +2,9 @@
 # The whole test suite on a fresh machine: installs what the tests need into .cache/
 # (ONNX Runtime's library, moto, pyarrow, duckdb), builds the binaries the integration
 # tests drive, then runs every test of the workspace. Extra arguments go to `cargo test`.
+# Data-dependent tests need the shared folder (../shared beside the checkout, or
+# $SIGHTLINE_SHARED_DIR) and FAIL without it; this script never sets the developers' opt-out
+# SIGHTLINE_SKIP_DATA_TESTS=1 (CI runs this script, so CI always runs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh

@@ -5,27 +5,15 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
+use sightline_report::yolo::parse_yolo;
 use sightline_tests::results::{parquet_files, rows_in_dir, Row};
-use sightline_tests::{fixtures_dir, repo_root, workspace_bin};
+use sightline_tests::{fixtures_dir, repo_root, require_python, require_shared, workspace_bin};
 
+/// The rows of a CSV file with a header, as `column → value` maps.
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(str::to_string))
-                .collect()
-        })
-        .collect()
+    csv::Reader::from_path(path)
+        .and_then(|r| r.into_deserialize().collect())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn copy_images(from: &Path, to: &Path) -> usize {
@@ -196,8 +184,7 @@ fn an_unknown_catalog_is_refused_with_the_known_names() {
 
 #[test]
 fn duckdb_and_pyarrow_read_the_results() {
-    let Some(python) = std::env::var_os("SIGHTLINE_PYTHON") else {
-        eprintln!("skipped: SIGHTLINE_PYTHON (a Python with pyarrow and duckdb) is not set; scripts/test.sh sets it");
+    let Some(python) = require_python(&["pyarrow", "duckdb"]) else {
         return;
     };
     let out = tempfile::tempdir().unwrap();
@@ -441,11 +428,10 @@ fn printed(stdout: &str, label: &str) -> String {
 
 #[test]
 fn the_report_accuracy_equals_eval_top1_on_the_imagenet_dev_set() {
-    let Some(data) = sightline_tests::shared_data_dir() else {
-        eprintln!("skipped: the shared dev data (../shared/data) is not here");
+    let Some(shared) = require_shared(&["data/imagenet-dev"]) else {
         return;
     };
-    let images = data.join("imagenet-dev");
+    let images = shared.join("data/imagenet-dev");
     let eval_out = sightline(&[
         "eval".as_ref(),
         "--model".as_ref(),
@@ -484,24 +470,20 @@ fn the_report_accuracy_equals_eval_top1_on_the_imagenet_dev_set() {
 
 #[test]
 fn faces_are_found_on_the_coco_dev_images_with_large_people() {
-    let Some(data) = sightline_tests::shared_data_dir() else {
-        eprintln!("skipped: the shared dev data (../shared/data) is not here");
+    let Some(shared) = require_shared(&["data/coco-dev"]) else {
         return;
     };
-    let coco = data.join("coco-dev");
+    let coco = shared.join("data/coco-dev");
     let src = tempfile::tempdir().unwrap();
     let mut picked = Vec::new();
     for e in std::fs::read_dir(coco.join("labels")).unwrap() {
         let p = e.unwrap().path();
         let text = std::fs::read_to_string(&p).unwrap();
+        let boxes = parse_yolo(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         // A person (class 0) covering more than 15 % of the image.
-        let large = text.lines().any(|l| {
-            let f: Vec<f64> = l
-                .split_whitespace()
-                .filter_map(|v| v.parse().ok())
-                .collect();
-            f.len() == 5 && f[0] == 0.0 && f[3] * f[4] > 0.15
-        });
+        let large = boxes
+            .iter()
+            .any(|b| b.class_id == 0 && b.size[0] * b.size[1] > 0.15);
         let stem = p.file_stem().unwrap().to_string_lossy().to_string();
         let image = coco.join("images").join(format!("{stem}.jpg"));
         if large && image.is_file() {
@@ -526,5 +508,37 @@ fn faces_are_found_on_the_coco_dev_images_with_large_people() {
         with_face * 100 >= picked.len() * 75,
         "faces on {with_face} of {} images with large people",
         picked.len()
+    );
+}
+
+#[test]
+fn eval_detect_names_the_file_and_line_of_a_bad_yolo_label() {
+    let labels = tempfile::tempdir().unwrap();
+    std::fs::write(labels.path().join("camera.txt"), "0 0.4 0.5 0.5 0.9\n").unwrap();
+    // A short line: before, `sightline` indexed past its end and panicked.
+    std::fs::write(
+        labels.path().join("coffee.txt"),
+        "41 0.5 0.4 0.4 0.6\n41 0.5 0.4\n",
+    )
+    .unwrap();
+    let o = Command::new(workspace_bin("sightline"))
+        .args(["--log-format", "text", "eval-detect", "--images"])
+        .arg(fixtures_dir().join("images"))
+        .arg("--labels")
+        .arg(labels.path())
+        .current_dir(repo_root())
+        .output()
+        .expect("run sightline");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an error exit, not a panic: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let file = labels.path().join("coffee.txt");
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("line 2: 3 fields, expected 5"),
+        "{err}"
     );
 }

@@ -1,5 +1,6 @@
 //! Smoke tests of the test-support crate itself: moto, the Runtime API fake (driven as
-//! a raw HTTP client), `try_run_lambda` against a tiny shell stand-in, and the paths.
+//! a raw HTTP client), `try_run_lambda` against a tiny shell stand-in, the paths and the
+//! data requirements.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -9,8 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sightline_tests::{
-    fixtures_dir, repo_root, shared_moto, try_run_lambda, unique_name, workspace_bin,
-    RuntimeApiServer,
+    fixtures_dir, repo_root, require_python, require_shared, shared_moto, try_run_lambda,
+    unique_name, workspace_bin, RuntimeApiServer, SKIP_DATA_TESTS_ENV,
 };
 
 #[tokio::test]
@@ -353,4 +354,39 @@ fn paths_point_at_the_repo() {
 #[should_panic(expected = "build it first")]
 fn workspace_bin_names_the_fix_when_missing() {
     workspace_bin("no-such-binary-here");
+}
+
+// ---------------------------------------------------------------------------------------
+// data requirements
+
+/// The panic message of `f`, or `None` if it returned (then with its value).
+fn panic_message<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    std::panic::catch_unwind(f).map_err(|p| {
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
+
+#[test]
+fn missing_data_fails_the_test_and_says_how_to_provide_it() {
+    let skipping = std::env::var_os(SKIP_DATA_TESTS_ENV).is_some_and(|v| v == "1");
+    let shared = panic_message(|| require_shared(&["no/such/folder"]));
+    let python = panic_message(|| require_python(&["no_such_module_for_sightline"]));
+    if skipping {
+        assert_eq!(shared, Ok(None), "opted out: a visible skip");
+        assert_eq!(python, Ok(None), "opted out: a visible skip");
+        return;
+    }
+    let shared = shared.unwrap_err();
+    for part in [
+        "no/such/folder",
+        "SIGHTLINE_SHARED_DIR",
+        "SIGHTLINE_SKIP_DATA_TESTS=1",
+    ] {
+        assert!(shared.contains(part), "{part:?} not in {shared:?}");
+    }
+    let python = python.unwrap_err();
+    assert!(python.contains("SIGHTLINE_PYTHON"), "{python}");
 }

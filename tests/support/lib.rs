@@ -1,7 +1,8 @@
 //! Test support for Sightline's integration tests (`tests/*.rs`).
 //!
-//! * paths: [`repo_root`], [`fixtures_dir`], [`shared_data_dir`], [`shared_models_dir`],
-//!   [`workspace_bin`];
+//! * paths: [`repo_root`], [`fixtures_dir`], [`workspace_bin`];
+//! * data-dependent tests: [`require_shared`] and [`require_python`] fail the test when
+//!   the shared data folder or Python is missing (opt out: `SIGHTLINE_SKIP_DATA_TESTS=1`);
 //! * a throw-away local AWS: [`Moto`] (one `moto_server` child per instance, or
 //!   [`shared_moto`] for one per test binary) with ready S3 / SQS clients and
 //!   [`unique_name`] for per-test buckets and queues;
@@ -13,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod data;
 mod http;
 pub mod lambda;
 pub mod moto;
@@ -20,14 +22,13 @@ pub mod results;
 
 use std::path::{Path, PathBuf};
 
+pub use data::{
+    require_python, require_shared, shared_dir, PYTHON_ENV, SHARED_DIR_ENV, SKIP_DATA_TESTS_ENV,
+};
 pub use lambda::{
     run_lambda, try_run_lambda, ApiStatus, Invocation, LambdaFailure, LambdaRun, RuntimeApiServer,
 };
 pub use moto::{shared_moto, unique_name, Moto};
-
-/// Environment variable that overrides the location of the shared folder (the one
-/// holding `data/` and `models/`); by default it is `../shared` beside the repository.
-pub const SHARED_DIR_ENV: &str = "SIGHTLINE_SHARED_DIR";
 
 /// Root of the repository (the workspace root, parent of `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -53,31 +54,6 @@ pub fn fixture(relative: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-/// The shared folder: `$SIGHTLINE_SHARED_DIR` if set, else `../shared` beside the
-/// repository; `None` if that folder does not exist.
-fn shared_dir() -> Option<PathBuf> {
-    let dir = match std::env::var_os(SHARED_DIR_ENV) {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => repo_root().parent()?.join("shared"),
-    };
-    dir.is_dir().then_some(dir)
-}
-
-/// The shared development data (`<shared>/data`: `imagenet-dev/`, `coco-dev/`), if
-/// present. `<shared>` is `$SIGHTLINE_SHARED_DIR`, else `../shared` beside the repo.
-/// Tests that need it should skip with a message when this is `None`.
-pub fn shared_data_dir() -> Option<PathBuf> {
-    shared_dir().map(|d| d.join("data")).filter(|d| d.is_dir())
-}
-
-/// The shared models folder (`<shared>/models`: ONNX files, label files, references),
-/// if present; same lookup as [`shared_data_dir`].
-pub fn shared_models_dir() -> Option<PathBuf> {
-    shared_dir()
-        .map(|d| d.join("models"))
-        .filter(|d| d.is_dir())
 }
 
 /// Path of a workspace binary (e.g. `"bootstrap"`, `"sightline"`) built into the same

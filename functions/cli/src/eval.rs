@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use sightline_core::{CatalogConfig, Catalogs, ClassifierConfig, DetectorConfig, Settings};
 use sightline_pipeline::{embedded, Pipeline};
 use sightline_quality::{evaluate_detections, LabeledBox};
+use sightline_report::yolo::{parse_yolo, YoloBox};
 use sightline_vision::DetectionFilter;
 
 /// Arguments of `sightline eval`.
@@ -84,19 +87,11 @@ pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
-        let text =
-            std::fs::read_to_string(a.labels.join(format!("{stem}.txt"))).unwrap_or_default();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: Vec<f64> = line
-                .split_whitespace()
-                .map(str::parse)
-                .collect::<Result<_, _>>()?;
-            let (w, h) = (w as f64, h as f64);
-            let (cx, cy, bw, bh) = (v[1] * w, v[2] * h, v[3] * w, v[4] * h);
+        for b in read_yolo(&a.labels.join(format!("{stem}.txt")))? {
             gt.push(LabeledBox {
                 image: image as u64,
-                class_id: v[0] as i32,
-                bbox: [cx - bw / 2.0, cy - bh / 2.0, cx + bw / 2.0, cy + bh / 2.0],
+                class_id: b.class_id,
+                bbox: b.corners_in_pixels(f64::from(w), f64::from(h)),
                 score: 1.0,
             });
         }
@@ -160,22 +155,37 @@ async fn run_catalog(
     Ok(rows)
 }
 
-/// Reads a CSV with a header into maps keyed by its first column.
-fn read_csv(path: &Path) -> Result<Vec<HashMap<String, String>>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().context("empty CSV")?.split(',').collect();
-    Ok(lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            header
-                .iter()
-                .map(|h| h.to_string())
-                .zip(l.split(',').map(str::to_string))
-                .collect()
-        })
-        .collect())
+/// The boxes of a YOLO labels file; none when the file does not exist (an image
+/// without objects).
+fn read_yolo(path: &Path) -> Result<Vec<YoloBox>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    parse_yolo(&text).with_context(|| format!("labels file {}", path.display()))
+}
+
+/// A row of the labels CSV (other columns are ignored).
+#[derive(Deserialize)]
+struct LabelRow {
+    file: String,
+    class_index: i32,
+}
+
+/// A row of the reference predictions CSV (other columns are ignored).
+#[derive(Deserialize)]
+struct ReferenceRow {
+    file: String,
+    model: String,
+    top1_idx: i32,
+}
+
+/// Reads the rows of a CSV file with a header.
+fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    csv::Reader::from_path(path)
+        .and_then(|r| r.into_deserialize().collect())
+        .with_context(|| format!("reading {}", path.display()))
 }
 
 /// Runs the evaluation and prints a table.
@@ -184,17 +194,17 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
         .labels
         .clone()
         .unwrap_or_else(|| a.images.join("labels.csv"));
-    let truth: HashMap<String, i32> = read_csv(&labels_path)?
+    let truth: HashMap<String, i32> = read_csv::<LabelRow>(&labels_path)
+        .with_context(|| format!("{} needs columns file,class_index", labels_path.display()))?
         .into_iter()
-        .map(|r| Ok((r["file"].clone(), r["class_index"].parse()?)))
-        .collect::<Result<_>>()
-        .with_context(|| format!("{} needs columns file,class_index", labels_path.display()))?;
+        .map(|r| (r.file, r.class_index))
+        .collect();
     let reference: HashMap<String, i32> = match &a.reference {
-        Some(p) => read_csv(p)?
+        Some(p) => read_csv::<ReferenceRow>(p)?
             .into_iter()
-            .filter(|r| r.get("model") == Some(&a.model))
-            .map(|r| Ok((r["file"].clone(), r["top1_idx"].parse()?)))
-            .collect::<Result<_>>()?,
+            .filter(|r| r.model == a.model)
+            .map(|r| (r.file, r.top1_idx))
+            .collect(),
         None => HashMap::new(),
     };
     if a.reference.is_some() && reference.is_empty() {

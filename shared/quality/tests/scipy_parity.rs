@@ -163,45 +163,64 @@ fn embedding_statistics_match_numpy() {
     }
 }
 
+/// The edge cases, computed here with the values the definitions force (the parity
+/// tests above compare the same cases with scipy / numpy).
 #[test]
-fn fixture_covers_the_edge_cases() {
+fn edge_cases_give_the_defined_values() {
     let fixture = fixture();
-    // Discrete values: ties within each window and values shared across them.
-    let ties = case(&fixture, "numeric", "ties_discrete");
-    let (r, c) = (numbers(&ties["reference"]), numbers(&ties["current"]));
-    assert!(r.iter().all(|v| v.fract() == 0.0));
-    assert!(c.iter().any(|v| r.contains(v)));
-    assert!(c
-        .iter()
-        .any(|&v| v > r.iter().copied().fold(f64::MIN, f64::max)));
-    // Different window sizes.
-    let sizes = case(&fixture, "numeric", "uniform_vs_skewed_137_211");
-    assert_eq!(numbers(&sizes["reference"]).len(), 137);
-    assert_eq!(numbers(&sizes["current"]).len(), 211);
-    // A constant reference: the documented fallbacks (raw Wasserstein distance, PSI bins
-    // (-inf, v] and (v, inf)).
-    let constant = case(&fixture, "numeric", "constant_reference");
-    let r = numbers(&constant["reference"]);
-    assert!(r.iter().all(|&v| v == r[0]));
-    assert!(constant["expected"]["wasserstein_normed"].as_f64().unwrap() > 0.0);
+    let numeric = |name: &str| {
+        let c = case(&fixture, "numeric", name);
+        (numbers(&c["reference"]), numbers(&c["current"]))
+    };
     // A window that is a permutation of the other: every statistic 0.
-    let same = case(&fixture, "numeric", "same_values_permuted");
-    assert_eq!(same["expected"]["ks"], 0.0);
-    assert_eq!(same["expected"]["psi"]["10"], 0.0);
-    // A category present in one window only, and disjoint windows (JS distance 1).
-    let one_sided = case(&fixture, "categorical", "category_only_in_one_window");
-    let r = one_sided["reference"].as_array().unwrap();
-    let c = one_sided["current"].as_array().unwrap();
-    assert!(r.iter().any(|v| !c.contains(v)) && c.iter().any(|v| !r.contains(v)));
-    assert_eq!(
-        case(&fixture, "categorical", "disjoint")["expected"]["js_distance"],
-        1.0
-    );
-    // Embeddings 40×16 vs 55×16, and windows over the MMD sample cap.
-    let cloud = case(&fixture, "embeddings", "shifted_cloud_40x16_vs_55x16");
-    let (r, c) = (vectors(&cloud["reference"]), vectors(&cloud["current"]));
-    assert_eq!((r.len(), r[0].len(), c.len(), c[0].len()), (40, 16, 55, 16));
-    let big = case(&fixture, "embeddings", "subsampled_620x4_vs_530x4");
-    assert!(vectors(&big["reference"]).len() > MMD_MAX_SAMPLES);
-    assert!(vectors(&big["current"]).len() > MMD_MAX_SAMPLES);
+    let (r, c) = numeric("same_values_permuted");
+    assert_ne!(r, c);
+    assert_eq!(ks_statistic(&r, &c).unwrap(), 0.0);
+    assert_eq!(wasserstein_normed(&r, &c).unwrap(), 0.0);
+    assert_eq!(psi(&r, &c, DEFAULT_PSI_BINS).unwrap(), 0.0);
+    // A constant reference: the raw Wasserstein distance, mean |current − v|.
+    let (r, c) = numeric("constant_reference");
+    assert!(r.iter().all(|&v| v == r[0]));
+    let raw = c.iter().map(|x| (x - r[0]).abs()).sum::<f64>() / c.len() as f64;
+    assert!((wasserstein_normed(&r, &c).unwrap() - raw).abs() < 1e-12);
+    assert!(psi(&r, &c, DEFAULT_PSI_BINS).unwrap().is_finite());
+    // Discrete values with ties, and windows of different sizes: KS D is symmetric and
+    // within (0, 1].
+    for name in ["ties_discrete", "uniform_vs_skewed_137_211"] {
+        let (r, c) = numeric(name);
+        let d = ks_statistic(&r, &c).unwrap();
+        assert!(d > 0.0 && d <= 1.0, "{name}: {d}");
+        assert_eq!(d, ks_statistic(&c, &r).unwrap(), "{name}: symmetric");
+    }
+    // Disjoint categories: JS distance 1 (base 2); a category in one window only keeps
+    // PSI finite (smoothed).
+    let categories = |name: &str| {
+        let c = case(&fixture, "categorical", name);
+        let strings = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.to_string())
+                .collect()
+        };
+        (strings(&c["reference"]), strings(&c["current"]))
+    };
+    let (r, c) = categories("disjoint");
+    assert!((js_distance(&r, &c).unwrap() - 1.0).abs() < 1e-12);
+    let (r, c) = categories("category_only_in_one_window");
+    let one_sided = psi_categorical(&r, &c).unwrap();
+    assert!(one_sided.is_finite() && one_sided > 0.0);
+    assert_eq!(js_distance(&r, &r).unwrap(), 0.0);
+    // Embeddings: the same cloud permuted does not move; windows over the MMD sample cap
+    // are subsampled deterministically.
+    let embeddings = |name: &str| {
+        let c = case(&fixture, "embeddings", name);
+        (vectors(&c["reference"]), vectors(&c["current"]))
+    };
+    let (r, c) = embeddings("same_cloud_40x16_permuted");
+    assert!(embedding_mean_shift(&r, &c).unwrap().abs() < 1e-6);
+    assert!(mmd_rbf(&r, &c).unwrap().abs() < 1e-6);
+    let (r, c) = embeddings("subsampled_620x4_vs_530x4");
+    assert!(r.len() > MMD_MAX_SAMPLES && c.len() > MMD_MAX_SAMPLES);
+    assert_eq!(mmd_rbf(&r, &c).unwrap(), mmd_rbf(&r, &c).unwrap());
 }

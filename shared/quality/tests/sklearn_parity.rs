@@ -39,29 +39,67 @@ fn check_prf(m: &ClassMetrics, want: &Value, what: &str) {
     close(m.f1, &want["f1"], &format!("{what} f1"));
 }
 
+/// One fixture case's inputs.
+struct Case {
+    name: String,
+    n_classes: usize,
+    y_true: Vec<usize>,
+    y_pred: Vec<usize>,
+    /// Exact float32 values stored as float64.
+    scores: Vec<f32>,
+    top_k_lists: Vec<Vec<usize>>,
+}
+
+impl Case {
+    fn from_fixture(case: &Value) -> Case {
+        Case {
+            name: case["name"].as_str().unwrap().to_string(),
+            n_classes: case["n_classes"].as_u64().unwrap() as usize,
+            y_true: labels(&case["y_true"]),
+            y_pred: labels(&case["y_pred"]),
+            scores: case["scores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect(),
+            top_k_lists: case["top_k_lists"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(labels)
+                .collect(),
+        }
+    }
+
+    fn predictions(&self) -> Predictions<'_> {
+        Predictions::new(&self.y_true, &self.y_pred, self.n_classes)
+            .unwrap()
+            .with_scores(&self.scores)
+            .unwrap()
+    }
+}
+
+fn fixture() -> Value {
+    serde_json::from_str(include_str!("fixtures/cases.json")).unwrap()
+}
+
+/// The fixture case called `name`.
+fn named_case(fixture: &Value, name: &str) -> Value {
+    fixture["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name}"))
+        .clone()
+}
+
 fn check_case(case: &Value) {
-    let name = case["name"].as_str().unwrap();
-    let n_classes = case["n_classes"].as_u64().unwrap() as usize;
-    let y_true = labels(&case["y_true"]);
-    let y_pred = labels(&case["y_pred"]);
-    // Exact float32 values stored as float64.
-    let scores: Vec<f32> = case["scores"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    let lists: Vec<Vec<usize>> = case["top_k_lists"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(labels)
-        .collect();
+    let c = Case::from_fixture(case);
+    let (name, n_classes, y_true, lists) = (&c.name, c.n_classes, &c.y_true, &c.top_k_lists);
     let want = &case["expected"];
-    let p = Predictions::new(&y_true, &y_pred, n_classes)
-        .unwrap()
-        .with_scores(&scores)
-        .unwrap();
+    let p = c.predictions();
 
     close(accuracy(&p), &want["accuracy"], &format!("{name} accuracy"));
     for (k, v) in want["top_k"].as_object().unwrap() {
@@ -73,7 +111,7 @@ fn check_case(case: &Value) {
         );
         if k <= lists[0].len() {
             close(
-                top_k_accuracy_from_lists(&y_true, &lists, n_classes, k).unwrap(),
+                top_k_accuracy_from_lists(y_true, lists, n_classes, k).unwrap(),
                 v,
                 &format!("{name} top-{k} accuracy from lists"),
             );
@@ -167,7 +205,7 @@ fn check_case(case: &Value) {
 
 #[test]
 fn matches_sklearn() {
-    let fixture: Value = serde_json::from_str(include_str!("fixtures/cases.json")).unwrap();
+    let fixture = fixture();
     assert!(fixture["sklearn"].as_str().unwrap().starts_with('1'));
     let cases = fixture["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 3);
@@ -176,25 +214,36 @@ fn matches_sklearn() {
     }
 }
 
+/// sklearn's conventions on the edge cases, computed here (not read from the fixture):
+/// a class never predicted has precision 0 (`zero_division = 0`), and a class absent
+/// from `y_true` has no AUC, which leaves the macro AUC undefined.
 #[test]
-fn fixture_covers_the_edge_cases() {
-    let fixture: Value = serde_json::from_str(include_str!("fixtures/cases.json")).unwrap();
-    let case = |name: &str| {
-        fixture["cases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap()
-            .clone()
-    };
-    // A class never predicted: precision 0 by zero_division.
-    let ties = case("ties_never_predicted");
-    assert!(!labels(&ties["y_pred"]).contains(&3));
-    assert_eq!(ties["expected"]["per_class"][3]["precision"], 0.0);
-    // A class absent from y_true: undefined AUC, macro AUC undefined as in sklearn.
-    let absent = case("absent_class");
-    assert!(!labels(&absent["y_true"]).contains(&2));
-    assert!(absent["expected"]["roc_auc"][2].is_null());
-    assert!(absent["expected"]["roc_auc_macro"].is_null());
+fn edge_cases_follow_sklearn_conventions() {
+    let fixture = fixture();
+    let ties = Case::from_fixture(&named_case(&fixture, "ties_never_predicted"));
+    assert!(!ties.y_pred.contains(&3) && ties.y_true.contains(&3));
+    let r = precision_recall_f1(&ConfusionMatrix::from_predictions(&ties.predictions()));
+    let never = &r.per_class[3];
+    assert_eq!((never.precision, never.recall, never.f1), (0.0, 0.0, 0.0));
+    assert_eq!(never.support, 15);
+    assert!(r.per_class[..3].iter().all(|m| m.precision > 0.0));
+
+    let absent = Case::from_fixture(&named_case(&fixture, "absent_class"));
+    assert!(!absent.y_true.contains(&2));
+    let p = absent.predictions();
+    let auc = roc_auc_ovr(&p).unwrap();
+    assert_eq!(auc.per_class[2], None, "no positives: AUC undefined");
+    assert!(auc
+        .per_class
+        .iter()
+        .enumerate()
+        .all(|(c, a)| (c == 2) == a.is_none()));
+    assert_eq!(auc.macro_avg, None, "macro AUC undefined as in sklearn");
+    let r = precision_recall_f1(&ConfusionMatrix::from_predictions(&p));
+    assert_eq!(r.per_class[2].support, 0);
+    close(
+        r.macro_avg.f1,
+        &named_case(&fixture, "absent_class")["expected"]["macro"]["f1"],
+        "absent_class macro f1 counts the absent class",
+    );
 }

@@ -22,6 +22,7 @@ use arrow::datatypes::DataType;
 use bytes::Bytes;
 use sightline_storage::Store;
 
+use crate::yolo::parse_yolo;
 use crate::ReportError;
 
 /// A class as a labels file gives it.
@@ -150,7 +151,7 @@ impl GroundTruth {
                     let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
                     truth
                         .boxes
-                        .insert(stem.to_string(), parse_yolo(&text).map_err(bad)?);
+                        .insert(stem.to_string(), yolo_boxes(&text).map_err(bad)?);
                 }
                 _ => truth.add_coco(&bytes).map_err(bad)?,
             }
@@ -254,73 +255,43 @@ impl GroundTruth {
     }
 }
 
-/// Parses YOLO lines `class cx cy w h` (relative) into corner boxes.
-fn parse_yolo(text: &str) -> Result<Vec<TruthBox>, String> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        if f.is_empty() {
-            continue;
-        }
-        let nums: Result<Vec<f64>, _> = f.iter().skip(1).take(4).map(|v| v.parse()).collect();
-        match (f[0].parse::<i32>(), nums) {
-            (Ok(class), Ok(n)) if n.len() == 4 => out.push(TruthBox {
-                class: ClassRef::Index(class),
-                bbox: [
-                    n[0] - n[2] / 2.0,
-                    n[1] - n[3] / 2.0,
-                    n[0] + n[2] / 2.0,
-                    n[1] + n[3] / 2.0,
-                ],
-                relative: true,
-            }),
-            _ => return Err(format!("line {}: expected `class cx cy w h`", i + 1)),
-        }
-    }
-    Ok(out)
+/// Parses a YOLO labels file (see [`crate::yolo`]) into relative corner boxes.
+fn yolo_boxes(text: &str) -> Result<Vec<TruthBox>, String> {
+    let boxes = parse_yolo(text).map_err(|e| e.to_string())?;
+    Ok(boxes
+        .iter()
+        .map(|b| TruthBox {
+            class: ClassRef::Index(b.class_id),
+            bbox: b.corners(),
+            relative: true,
+        })
+        .collect())
 }
 
-/// Parses CSV (RFC 4180: quoted fields, `""` escapes, CRLF or LF) into rows of fields.
+/// A line that the CSV reader can only see as its own record when the text before it
+/// ends outside a quoted field (NUL does not occur in a labels file).
+const CSV_SENTINEL: &str = "\u{0}";
+
+/// Parses CSV (RFC 4180: quoted fields, `""` escapes, CRLF or LF; blank lines and a
+/// UTF-8 byte order mark ignored) into rows of fields, with the `csv` crate.
+///
+/// # Errors
+/// A quoted field left open at the end of the text (the `csv` crate would take the rest
+/// of the file as its value: a sentinel line appended to the text detects that).
 pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.trim_start_matches('\u{feff}').chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                c => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => quoted = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                if !(row.len() == 1 && row[0].is_empty()) {
-                    rows.push(std::mem::take(&mut row));
-                }
-                row.clear();
-            }
-            c => field.push(c),
-        }
+    let text = format!("{}\n{CSV_SENTINEL}\n", text.trim_start_matches('\u{feff}'));
+    let mut rows = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.map(|r| r.iter().map(str::to_string).collect::<Vec<_>>()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    match rows.pop() {
+        Some(last) if last == [CSV_SENTINEL] => Ok(rows),
+        _ => Err("unterminated quoted field".into()),
     }
-    if quoted {
-        return Err("unterminated quoted field".into());
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
 }
 
 /// Reads a Parquet labels file as a header row plus string rows.
@@ -378,6 +349,12 @@ mod tests {
             ]
         );
         assert!(parse_csv("a,\"b").is_err());
+        assert!(parse_csv("key,label\n\"a.jpg,3\nb.jpg,4\n").is_err());
+        assert_eq!(
+            parse_csv("\u{feff}key,label\n\n\"multi\nline\",x").unwrap(),
+            vec![vec!["key", "label"], vec!["multi\nline", "x"]]
+        );
+        assert_eq!(parse_csv("").unwrap(), Vec::<Vec<String>>::new());
     }
 
     #[test]
@@ -449,14 +426,17 @@ mod tests {
     fn yolo_and_coco_boxes() {
         let mut t = GroundTruth::default();
         t.boxes
-            .insert("img1".into(), parse_yolo("0 0.5 0.5 0.2 0.4\n\n").unwrap());
+            .insert("img1".into(), yolo_boxes("0 0.5 0.5 0.2 0.4\n\n").unwrap());
         let b = t
             .boxes_of("incoming/security/img1.jpg", "security", "incoming/")
             .unwrap();
         assert_eq!(b[0].class, ClassRef::Index(0));
         assert!(b[0].relative);
         assert!((b[0].bbox[0] - 0.4).abs() < 1e-12 && (b[0].bbox[3] - 0.7).abs() < 1e-12);
-        assert!(parse_yolo("person 0.5 0.5 0.1 0.1").is_err());
+        assert_eq!(
+            yolo_boxes("0 0.5 0.5 0.1 0.1\nperson 0.5 0.5 0.1 0.1").unwrap_err(),
+            "line 2: class \"person\" is not an integer class index"
+        );
         t.add_coco(
             br#"{"images":[{"id":1,"file_name":"a.jpg"}],"annotations":[{"image_id":1,"category_id":18,"bbox":[10,20,30,40]}],"categories":[{"id":18,"name":"dog"}]}"#,
         )

@@ -20,6 +20,7 @@ pub mod run;
 pub mod schedule;
 pub mod summary;
 pub mod window;
+pub mod yolo;
 
 pub use compute::{compute, ReportConfig};
 pub use run::{run_report, ReportOutputs, ReportTarget};

@@ -1,31 +1,18 @@
 //! Preprocessing and inference parity with the reference implementation (PIL + ONNX
-//! Runtime in Python): the project's own fixtures always, and the reference tensors in
-//! `../shared/models/reference` when that folder exists.
+//! Runtime in Python): the project's own fixtures, and the reference tensors in the shared
+//! folder's `models/reference` (`../shared` or `$SIGHTLINE_SHARED_DIR`; the tests that
+//! need it fail without it unless `SIGHTLINE_SKIP_DATA_TESTS=1`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sightline_tests::require_shared;
 use sightline_vision::engine::EngineConfig;
 use sightline_vision::manifest::LoadedModel;
 use sightline_vision::{decode_image, runtime, DecodeLimits, Engine, ModelRegistry, Preprocess};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The shared folder (`$SIGHTLINE_SHARED_DIR`, else `../shared`) if it holds every
-/// path in `needs`; otherwise prints why the test is skipped.
-fn shared_dir(needs: &[&str]) -> Option<PathBuf> {
-    let dir = std::env::var_os("SIGHTLINE_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared"));
-    let missing: Vec<&&str> = needs.iter().filter(|n| !dir.join(n).is_dir()).collect();
-    if missing.is_empty() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: {missing:?} absent under {}", dir.display());
-        None
-    }
 }
 
 fn decode(bytes: &[u8]) -> sightline_vision::RgbImage {
@@ -131,7 +118,7 @@ fn own_fixture_tensors_match_reference_preprocessing() {
 
 #[test]
 fn shared_reference_tensors_and_logits() {
-    let Some(shared) = shared_dir(&["models/reference"]) else {
+    let Some(shared) = require_shared(&["models/reference", "data/imagenet-dev"]) else {
         return;
     };
     let cases = [
@@ -149,13 +136,11 @@ fn shared_reference_tensors_and_logits() {
         for (stem, file) in cases {
             let refdir = shared.join("models/reference");
             let image = shared.join("data/imagenet-dev").join(file);
-            if image.is_file() {
-                check_tensor(
-                    model,
-                    &image,
-                    &refdir.join(format!("{stem}__{name}__input_f32_chw.bin")),
-                );
-            }
+            check_tensor(
+                model,
+                &image,
+                &refdir.join(format!("{stem}__{name}__input_f32_chw.bin")),
+            );
             // The reference input through our engine gives the reference logits.
             let input = read_f32(&refdir.join(format!("{stem}__{name}__input_f32_chw.bin")));
             let want = read_f32(&refdir.join(format!("{stem}__{name}__logits_f32.bin")));
@@ -184,7 +169,7 @@ fn engine_for(models: Vec<Arc<LoadedModel>>) -> Engine {
 
 #[test]
 fn centernet_letterbox_and_detections_match_the_reference() {
-    let Some(shared) = shared_dir(&["models/reference", "data/coco-dev"]) else {
+    let Some(shared) = require_shared(&["models/reference", "data/coco-dev"]) else {
         return;
     };
     let model = registry().load("centernet_mbv3_coco").unwrap();
@@ -271,7 +256,7 @@ fn centernet_finds_objects_in_own_fixtures() {
 
 #[test]
 fn blazeface_outputs_match_the_reference() {
-    let Some(shared) = shared_dir(&["models/reference"]) else {
+    let Some(shared) = require_shared(&["models/reference"]) else {
         return;
     };
     let model = registry().load("blazeface_256").unwrap();
