@@ -1,6 +1,8 @@
 //! COCO detection AP against pycocotools on a committed fixture
 //! (`tests/fixtures/make_coco_fixture.py` made it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail loudly
+
 use serde_json::Value;
 use sightline_quality::{evaluate_detections, LabeledBox};
 

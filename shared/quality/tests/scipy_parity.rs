@@ -2,6 +2,8 @@
 //! (`tests/fixtures/make_drift_fixtures.py` made `drift_cases.json`; the numpy and scipy
 //! versions are recorded in it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail loudly
+
 use serde_json::Value;
 use sightline_quality::{
     embedding_displacement, embedding_mean_shift, js_distance, ks_statistic, mmd_rbf, psi,

@@ -2,6 +2,8 @@
 //! (`tests/fixtures/make_fixtures.py` made `cases.json`; the sklearn and numpy versions
 //! are recorded in it).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail loudly
+
 use serde_json::Value;
 use sightline_quality::{
     accuracy, best_f1_thresholds, expected_calibration_error, precision_recall_f1, roc_auc_ovr,

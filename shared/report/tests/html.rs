@@ -6,6 +6,8 @@
 //! realistic page there, and with `SIGHTLINE_HTML_OUT_MINIMAL=<path>`,
 //! `minimal_report_renders` writes the empty one (to look at with `scripts/screenshot.sh`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail loudly
+
 use chrono::{NaiveDate, TimeZone, Utc};
 use scraper::{ElementRef, Html, Selector};
 use sightline_quality::{DriftMethod, DriftStatus, Thresholds};

@@ -3,6 +3,8 @@
 //! folder's `models/reference` (`../shared` or `$SIGHTLINE_SHARED_DIR`; the tests that
 //! need it fail without it unless `SIGHTLINE_SKIP_DATA_TESTS=1`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: fail loudly
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
