@@ -388,7 +388,7 @@ fn row_texts(table: ElementRef) -> Vec<Vec<String>> {
 }
 
 /// The value cell of the metrics-table row named `name` under `section`.
-fn metric<'a>(doc: &'a Html, section: &str, name: &str) -> String {
+fn metric(doc: &Html, section: &str, name: &str) -> String {
     let table = one(doc, &format!("{section} > table"));
     let row = row_texts(table)
         .into_iter()
