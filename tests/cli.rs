@@ -33,6 +33,13 @@ fn run(source: &Path, output: &Path, extra: &[&str], env: &[(&str, &str)]) -> Ou
     )
 }
 
+/// [`run`] of the fixture images into a new temporary folder (returned with the output).
+fn run_images(extra: &[&str], env: &[(&str, &str)]) -> (tempfile::TempDir, Output) {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&fixtures_dir().join("images"), out.path(), extra, env);
+    (out, o)
+}
+
 /// `sightline report --catalog retail` on the folder `out`, both windows `all`.
 fn report(out: &Path, extra: &[&str]) -> Output {
     let args = ["report", "--catalog", "retail", "--reference", "all"];
@@ -66,13 +73,7 @@ fn assert_exit(o: &Output, want: i32) {
 
 #[test]
 fn batch_zero_is_a_usage_error() {
-    let out = tempfile::tempdir().unwrap();
-    let o = run(
-        &fixtures_dir().join("images"),
-        out.path(),
-        &["--batch", "0"],
-        &[],
-    );
+    let (out, o) = run_images(&["--batch", "0"], &[]);
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("--batch"), "{}", stderr(&o));
     assert!(!out.path().join("results").exists());
@@ -115,13 +116,7 @@ fn a_missing_onnx_runtime_library_is_named_once() {
 
 #[test]
 fn the_cuda_hint_names_the_real_feature() {
-    let out = tempfile::tempdir().unwrap();
-    let o = run(
-        &fixtures_dir().join("images"),
-        out.path(),
-        &[],
-        &[("SIGHTLINE_EXECUTION_PROVIDER", "cuda")],
-    );
+    let (_out, o) = run_images(&[], &[("SIGHTLINE_EXECUTION_PROVIDER", "cuda")]);
     assert_exit(&o, 1);
     let err = stderr(&o);
     // The tests build the CPU-only binary (no `sightline-vision/cuda` feature).
@@ -161,8 +156,7 @@ fn dead_lettered_objects_exit_3_with_their_keys_and_plain_logs() {
 
 #[test]
 fn run_json_prints_one_summary_line() {
-    let out = tempfile::tempdir().unwrap();
-    let o = run(&fixtures_dir().join("images"), out.path(), &["--json"], &[]);
+    let (_out, o) = run_images(&["--json"], &[]);
     assert_exit(&o, 0);
     let text = stdout(&o);
     assert_eq!(text.lines().count(), 1, "{text}");
