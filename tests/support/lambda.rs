@@ -586,6 +586,8 @@ pub fn try_run_lambda(
         .env("AWS_LAMBDA_FUNCTION_NAME", &function_name)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        // What Lambda sets for `LogFormat: JSON` (infra/template.yaml).
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

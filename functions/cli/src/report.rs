@@ -6,12 +6,15 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use chrono::{NaiveDate, Utc};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use sightline_core::Settings;
+use sightline_quality::DriftStatus;
 use sightline_queue::{MemoryQueue, Queue, SqsQueue};
 use sightline_report::schedule::ReportSettings;
-use sightline_report::{run_report, ReportTarget};
+use sightline_report::{run_report, Report, ReportOutputs, ReportTarget};
 use sightline_storage::{LocalStore, S3Store, Store};
+
+use crate::outcome::Outcome;
 
 /// Arguments of `sightline report`.
 #[derive(Args)]
@@ -50,58 +53,46 @@ pub struct ReportArgs {
     /// one the request goes to the in-process queue and is printed].
     #[arg(long)]
     retrain_queue_url: Option<String>,
+    /// Exit with status 4 when the report's status is at this level or worse (after
+    /// writing every output) [default: exit 0 whatever the status].
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
+    /// Print the report summary (what `report-<id>.json` holds) as one JSON line instead
+    /// of the text table.
+    #[arg(long)]
+    json: bool,
 }
 
-/// Runs the report and prints where it went.
-pub async fn run(settings: Settings, a: ReportArgs) -> Result<()> {
-    let overrides = [
-        ("SIGHTLINE_ACCURACY_FLOOR", a.accuracy_floor.clone()),
-        ("SIGHTLINE_MAP_FLOOR", a.map_floor.clone()),
-        ("SIGHTLINE_RETRAIN_QUEUE_URL", a.retrain_queue_url.clone()),
-    ];
-    let rs = ReportSettings::from_lookup(|k| {
-        overrides
-            .iter()
-            .find(|(name, v)| *name == k && v.is_some())
-            .and_then(|(_, v)| v.clone())
-            .or_else(|| std::env::var(k).ok())
-    })?;
-    let (store, bucket) = match (&a.output, &a.bucket) {
-        (Some(dir), None) => {
-            if !dir.is_dir() {
-                bail!(
-                    "{} is not a folder (run `sightline run --output` first)",
-                    dir.display()
-                );
-            }
-            (
-                Store::Local(LocalStore::new(dir)),
-                sightline_pipeline::embedded::LOCAL_BUCKET.to_string(),
-            )
+/// The report status `--fail-on` turns into exit status 4.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    /// WARN or ALERT.
+    Warn,
+    /// ALERT.
+    Alert,
+}
+
+impl FailOn {
+    fn level(self) -> DriftStatus {
+        match self {
+            FailOn::Warn => DriftStatus::Warn,
+            FailOn::Alert => DriftStatus::Alert,
         }
-        (None, Some(b)) => (Store::S3(S3Store::from_env().await), b.clone()),
-        _ => bail!("give --output <folder> or --bucket <name>"),
-    };
-    for path in &a.labels {
-        let name = path.file_name().context("labels path has no file name")?;
-        let key = format!("labels/{}/{}", a.catalog, name.to_string_lossy());
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        store
-            .put(
-                &bucket,
-                &key,
-                Bytes::from(bytes),
-                "application/octet-stream",
-            )
-            .await?;
     }
+}
+
+/// Runs the report, prints it (text or JSON) and where it went.
+pub async fn run(settings: Settings, a: ReportArgs) -> Result<Outcome> {
+    let rs = report_settings(&a)?;
+    let (store, bucket) = open_store(&a).await?;
+    upload_labels(&a, &store, &bucket).await?;
     let as_of = a.as_of.unwrap_or_else(|| Utc::now().date_naive());
     let mut cfg = rs.config(&a.catalog, as_of, &settings.incoming_prefix);
-    if let Some(r) = a.reference {
-        cfg.reference = r;
+    if let Some(r) = &a.reference {
+        cfg.reference = r.clone();
     }
-    if let Some(c) = a.current {
-        cfg.current = c;
+    if let Some(c) = &a.current {
+        cfg.current = c.clone();
     }
     let queue = match &rs.retrain_queue_url {
         Some(url) => Queue::Sqs(SqsQueue::from_env(url.clone()).await),
@@ -114,20 +105,84 @@ pub async fn run(settings: Settings, a: ReportArgs) -> Result<()> {
         max_object_bytes: settings.max_object_bytes,
     };
     let (report, out) = run_report(&target, &cfg, Some(&queue)).await?;
-    let place = |key: &str| match &a.output {
-        Some(dir) => dir.join(key).display().to_string(),
-        None => format!("s3://{bucket}/{key}"),
-    };
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let place = |key: &str| match &a.output {
+            Some(dir) => dir.join(key).display().to_string(),
+            None => format!("s3://{bucket}/{key}"),
+        };
+        print_text(&report, &out, &place);
+        print_retrain(&report, rs.retrain_queue_url.as_deref())?;
+    }
+    Ok(match a.fail_on {
+        Some(level) if report.status >= level.level() => Outcome::ReportStatus,
+        _ => Outcome::Done,
+    })
+}
+
+/// Report settings from the environment, with the command line's floors and queue
+/// taking precedence.
+fn report_settings(a: &ReportArgs) -> Result<ReportSettings> {
+    let overrides = [
+        ("SIGHTLINE_ACCURACY_FLOOR", &a.accuracy_floor),
+        ("SIGHTLINE_MAP_FLOOR", &a.map_floor),
+        ("SIGHTLINE_RETRAIN_QUEUE_URL", &a.retrain_queue_url),
+    ];
+    Ok(ReportSettings::from_lookup(|k| {
+        overrides
+            .iter()
+            .find(|(name, v)| *name == k && v.is_some())
+            .and_then(|(_, v)| (*v).clone())
+            .or_else(|| std::env::var(k).ok())
+    })?)
+}
+
+/// The store and bucket the report reads and writes: the `--output` folder or the
+/// `--bucket`.
+async fn open_store(a: &ReportArgs) -> Result<(Store, String)> {
+    match (&a.output, &a.bucket) {
+        (Some(dir), None) => {
+            if !dir.is_dir() {
+                bail!(
+                    "{} is not a folder (run `sightline run --output` first)",
+                    dir.display()
+                );
+            }
+            Ok((
+                Store::Local(LocalStore::new(dir)),
+                sightline_pipeline::embedded::LOCAL_BUCKET.to_string(),
+            ))
+        }
+        (None, Some(b)) => Ok((Store::S3(S3Store::from_env().await), b.clone())),
+        _ => bail!("give --output <folder> or --bucket <name>"),
+    }
+}
+
+/// Copies the `--labels` files under `labels/<catalog>/`.
+async fn upload_labels(a: &ReportArgs, store: &Store, bucket: &str) -> Result<()> {
+    for path in &a.labels {
+        let name = path.file_name().context("labels path has no file name")?;
+        let key = format!("labels/{}/{}", a.catalog, name.to_string_lossy());
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        store
+            .put(bucket, &key, Bytes::from(bytes), "application/octet-stream")
+            .await?;
+    }
+    Ok(())
+}
+
+/// The text table: windows, metrics, status with the tests that warned or alerted,
+/// notes, and where each output went (`place` turns a key into a path or URL).
+fn print_text(report: &Report, out: &ReportOutputs, place: &dyn Fn(&str) -> String) {
     println!("catalog        {}", report.catalog);
     println!("model          {} {}", report.model, report.model_version);
-    println!(
-        "reference      {} ({} rows)",
-        report.reference.spec, report.reference.rows
-    );
-    println!(
-        "current        {} ({} rows)",
-        report.current.spec, report.current.rows
-    );
+    for (name, w) in [
+        ("reference", &report.reference),
+        ("current", &report.current),
+    ] {
+        println!("{name:<15}{} ({} rows)", w.spec, w.rows);
+    }
     if let Some(c) = &report.classification {
         println!(
             "accuracy       {:.1} % ({} labelled images, {} classes)",
@@ -149,7 +204,7 @@ pub async fn run(settings: Settings, a: ReportArgs) -> Result<()> {
     let worst: Vec<String> = report
         .drift
         .iter()
-        .filter(|d| d.status != sightline_quality::DriftStatus::Ok)
+        .filter(|d| d.status != DriftStatus::Ok)
         .map(|d| format!("{} {} {:.3} ({})", d.feature, d.method, d.value, d.status))
         .collect();
     println!(
@@ -168,8 +223,12 @@ pub async fn run(settings: Settings, a: ReportArgs) -> Result<()> {
     if let Some(k) = &out.drift_key {
         println!("drift          {}", place(k));
     }
+}
+
+/// Where the retrain request went, or the request itself without a queue.
+fn print_retrain(report: &Report, queue_url: Option<&str>) -> Result<()> {
     if let Some(req) = &report.retrain {
-        match &rs.retrain_queue_url {
+        match queue_url {
             Some(url) => println!("retrain        request sent to {url}"),
             None => println!(
                 "retrain        request (in-process queue): {}",

@@ -9,16 +9,12 @@ use sightline_core::Settings;
 use sightline_pipeline::{lambda::handle_sqs_event, Pipeline};
 use sightline_storage::{S3Store, Store};
 
+/// Logs go to stdout through `lambda_runtime`'s subscriber: JSON when the function's
+/// logging config is JSON (`AWS_LAMBDA_LOG_FORMAT=JSON`, as `infra/template.yaml` sets),
+/// filtered by `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG`.
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    lambda_runtime::tracing::init_default_subscriber();
     let store = Store::S3(S3Store::from_env().await);
     let pipeline = Arc::new(Pipeline::open(Settings::from_env()?, store.clone(), store)?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

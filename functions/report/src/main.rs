@@ -11,16 +11,12 @@ use sightline_queue::{Queue, SqsQueue};
 use sightline_report::schedule::{ReportSettings, Scheduler};
 use sightline_storage::{S3Store, Store};
 
+/// Logs go to stdout through `lambda_runtime`'s subscriber: JSON when the function's
+/// logging config is JSON (`AWS_LAMBDA_LOG_FORMAT=JSON`, as `infra/template.yaml` sets),
+/// filtered by `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG`.
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_current_span(false)
-        .without_time()
-        .init();
+    lambda_runtime::tracing::init_default_subscriber();
     let report = ReportSettings::from_lookup(|k| std::env::var(k).ok())?;
     let retrain = match &report.retrain_queue_url {
         Some(url) => Some(Queue::Sqs(SqsQueue::from_env(url.clone()).await)),

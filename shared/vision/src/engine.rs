@@ -137,7 +137,7 @@ fn session(
                 if cfg!(feature = "cuda") {
                     ", cuda"
                 } else {
-                    "; build with --features cuda for cuda"
+                    "; build with --features sightline-vision/cuda for cuda"
                 }
             )))
         }

@@ -65,7 +65,11 @@ pub fn locate_library(configured: Option<&Path>) -> Result<PathBuf, VisionError>
 /// environment whatever they pass; a failure is remembered and returned again.
 pub fn environment(configured: Option<&Path>) -> Result<&'static Environment, VisionError> {
     let r = ENV.get_or_init(|| {
-        let lib = locate_library(configured).map_err(|e| e.to_string())?;
+        // Keep the bare message: `VisionError::Runtime` adds the "ONNX Runtime: " prefix.
+        let lib = locate_library(configured).map_err(|e| match e {
+            VisionError::Runtime(message) => message,
+            other => other.to_string(),
+        })?;
         let builder =
             ort::init_from(&lib).map_err(|e| format!("cannot load {}: {e}", lib.display()))?;
         builder

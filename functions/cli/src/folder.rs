@@ -1,0 +1,193 @@
+//! `sightline run`: a local folder through the embedded pipeline (the folder is the
+//! bucket, the in-process queue the queue), and the helpers `demo` and `eval` share.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use sightline_core::{ResultRow, Settings};
+use sightline_pipeline::{embedded, Pipeline, WorkerStats};
+use sightline_storage::Store;
+
+use crate::outcome::Outcome;
+
+/// Arguments of `sightline run`.
+#[derive(Args)]
+pub struct RunArgs {
+    /// Folder of images (the "bucket").
+    #[arg(long)]
+    source: PathBuf,
+    /// Catalog (a file under models/catalogs/).
+    #[arg(long, default_value = "retail")]
+    catalog: String,
+    /// Folder the results tree (`results/catalog=…/date=…/*.parquet`) is written under.
+    #[arg(long)]
+    output: PathBuf,
+    /// Messages (images) per batch, i.e. per Parquet file (at least 1).
+    #[arg(long, default_value_t = 64,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    batch: usize,
+    /// Print one JSON line (rows, errors, dead_letters, files, seconds, images_per_s)
+    /// instead of the sentence.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The totals `run --json` prints, one line.
+#[derive(Serialize)]
+struct RunSummary<'a> {
+    rows: usize,
+    errors: usize,
+    dead_letters: &'a [String],
+    files: usize,
+    seconds: f64,
+    images_per_s: f64,
+}
+
+/// An embedded run of a folder: the rows written (sorted by key), the worker's totals
+/// and the keys that were dead-lettered.
+pub struct FolderRun {
+    /// Rows written, sorted by key.
+    pub rows: Vec<ResultRow>,
+    /// Worker totals.
+    pub stats: WorkerStats,
+    /// Keys of objects that failed every delivery.
+    pub dead_letters: Vec<String>,
+}
+
+impl FolderRun {
+    /// [`Outcome::Partial`] when an object was dead-lettered.
+    pub fn outcome(&self) -> Outcome {
+        if self.dead_letters.is_empty() {
+            Outcome::Done
+        } else {
+            Outcome::Partial
+        }
+    }
+}
+
+/// `sightline run`: processes the folder, prints the totals.
+pub async fn run(settings: Settings, a: RunArgs) -> Result<Outcome> {
+    let run = run_embedded(settings, &a.source, &a.catalog, &a.output, a.batch, true).await?;
+    let rows = run.rows.len();
+    let errors = run.rows.iter().filter(|r| r.error_kind.is_some()).count();
+    let seconds = run.stats.busy_seconds;
+    let images_per_s = rows as f64 / seconds.max(1e-9);
+    if a.json {
+        let summary = RunSummary {
+            rows,
+            errors,
+            dead_letters: &run.dead_letters,
+            files: run.stats.files,
+            seconds,
+            images_per_s,
+        };
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "{rows} rows ({errors} errors) under {} in {seconds:.2} s ({images_per_s:.1} images/s)",
+            a.output.join("results").display(),
+        );
+    }
+    Ok(run.outcome())
+}
+
+/// Loads catalogs and models and starts the engine.
+pub fn open(settings: Settings, source: Store, sink: Store) -> Result<Pipeline> {
+    Pipeline::open(settings, source, sink).context("starting the pipeline")
+}
+
+/// Runs a folder through the embedded pipeline.
+pub async fn run_embedded(
+    settings: Settings,
+    source: &Path,
+    catalog: &str,
+    output: &Path,
+    batch: usize,
+    progress: bool,
+) -> Result<FolderRun> {
+    let pipeline = open_embedded(settings, source, catalog, output)?;
+    run_folder(pipeline, batch, progress).await
+}
+
+/// The pipeline of an embedded run over `source` for `catalog`, and its source store.
+pub fn open_embedded(
+    settings: Settings,
+    source: &Path,
+    catalog: &str,
+    output: &Path,
+) -> Result<(Arc<Pipeline>, Store)> {
+    if !source.exists() {
+        bail!("source folder {} does not exist", source.display());
+    }
+    if !source.is_dir() {
+        bail!("source {} is not a folder", source.display());
+    }
+    let (src, sink) = embedded::stores(source, catalog, &settings, output);
+    let pipeline = Arc::new(open(settings, src.clone(), sink)?);
+    pipeline.require_catalog(catalog)?;
+    Ok((pipeline, src))
+}
+
+/// [`run_folder`] for callers that want only the rows and totals (dead-lettered keys
+/// are still listed on stderr).
+pub async fn run_pipeline(
+    opened: (Arc<Pipeline>, Store),
+    batch: usize,
+    progress: bool,
+) -> Result<(Vec<ResultRow>, WorkerStats)> {
+    let run = run_folder(opened, batch, progress).await?;
+    Ok((run.rows, run.stats))
+}
+
+/// Processes every file of the source store, with a progress bar on stderr if asked;
+/// lists dead-lettered keys on stderr.
+pub async fn run_folder(
+    (pipeline, source): (Arc<Pipeline>, Store),
+    batch: usize,
+    progress: bool,
+) -> Result<FolderRun> {
+    let bar = if progress {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} images {per_sec} eta {eta}",
+    )?);
+    let (tx, written) = std::sync::mpsc::channel::<Vec<ResultRow>>();
+    let b = bar.clone();
+    let run = embedded::run_folder(
+        pipeline,
+        &source,
+        batch,
+        |n| bar.set_length(n as u64),
+        move |report| {
+            b.inc((report.rows + report.skipped) as u64);
+            // The receiver outlives the run: sending cannot fail.
+            let _ = tx.send(report.written.clone());
+        },
+    )
+    .await?;
+    bar.finish_and_clear();
+    if !run.dead_letters.is_empty() {
+        eprintln!(
+            "{} objects failed {} times and were dead-lettered:",
+            run.dead_letters.len(),
+            embedded::MAX_RECEIVES
+        );
+        for k in &run.dead_letters {
+            eprintln!("  {k}");
+        }
+    }
+    let mut rows: Vec<ResultRow> = written.try_iter().flatten().collect();
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(FolderRun {
+        rows,
+        stats: run.stats,
+        dead_letters: run.dead_letters,
+    })
+}
