@@ -27,8 +27,7 @@ pub struct RunArgs {
     #[arg(long)]
     output: PathBuf,
     /// Messages (images) per batch, i.e. per Parquet file (at least 1).
-    #[arg(long, default_value_t = 64,
-          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, default_value_t = 64, value_parser = crate::at_least_one())]
     batch: usize,
     /// Print one JSON line (rows, errors, dead_letters, files, seconds, images_per_s)
     /// instead of the sentence.

@@ -76,11 +76,11 @@ enum Command {
         /// Model.
         #[arg(long, default_value = "efficientnet_lite0")]
         model: String,
-        /// Images to run.
-        #[arg(long, default_value_t = 512)]
+        /// Images to run (at least 1).
+        #[arg(long, default_value_t = 512, value_parser = at_least_one())]
         images: usize,
-        /// Images per model run.
-        #[arg(long, default_value_t = 16)]
+        /// Images per model run (at least 1).
+        #[arg(long, default_value_t = 16, value_parser = at_least_one())]
         batch: usize,
     },
 }
@@ -128,4 +128,9 @@ async fn dispatch(command: Command) -> Result<Outcome> {
             batch,
         } => done(bench::inference(settings, &model, images, batch).await),
     }
+}
+
+/// A count argument that must be at least 1 (0 is a usage error, exit status 2).
+pub(crate) fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
 }

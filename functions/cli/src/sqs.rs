@@ -22,8 +22,8 @@ pub struct WorkerArgs {
     /// Exit after the queue has been empty for this many seconds (default: never).
     #[arg(long)]
     exit_when_idle: Option<u64>,
-    /// Batches in flight at once.
-    #[arg(long, default_value_t = 2)]
+    /// Batches in flight at once (at least 1).
+    #[arg(long, default_value_t = 2, value_parser = crate::at_least_one())]
     concurrent_batches: usize,
     /// Seconds before a failed message is retried, times its receive count.
     #[arg(long, default_value_t = 5)]

@@ -33,7 +33,7 @@ pub fn top_k_accuracy(p: &Predictions<'_>, k: usize) -> Result<f64, QualityError
     }
     let mut hits = 0usize;
     for (i, &t) in p.y_true().iter().enumerate() {
-        let row = p.score_row(i).expect("scores checked above");
+        let row = p.score_row(i).ok_or(QualityError::MissingScores)?;
         let st = row[t];
         let ahead = row
             .iter()

@@ -69,7 +69,11 @@ pub fn best_f1_thresholds(p: &Predictions<'_>) -> Result<Vec<Option<BestThreshol
                 best = Some((t, tp, predicted));
             }
         }
-        let (threshold, tp, predicted) = best.expect("n >= 1 gives one candidate");
+        // n >= 1 gives at least one candidate.
+        let Some((threshold, tp, predicted)) = best else {
+            out.push(None);
+            continue;
+        };
         out.push(Some(BestThreshold {
             threshold,
             f1: 2.0 * tp as f64 / (predicted + positives) as f64,
