@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sightline_tests::{repo_root, shared_moto, workspace_bin};
+use sightline_tests::{repo_root, shared_moto, unique_name, workspace_bin};
 
 /// How a worker that had to fail ended.
 struct Failed {
@@ -61,7 +61,7 @@ fn run_failing_worker(
 #[test]
 fn a_missing_queue_stops_the_worker_with_an_error_naming_it() {
     let moto = shared_moto();
-    let name = moto.unique_name("sl-missing");
+    let name = unique_name("sl-missing");
     let queue_url = format!("{}/123456789012/{name}", moto.endpoint());
     // No --exit-when-idle: only the permanent error can stop it.
     let failed = run_failing_worker(&queue_url, moto.env_vars(), &[], Duration::from_secs(60));
@@ -97,8 +97,10 @@ fn an_unreachable_queue_is_retried_until_idle_then_stops_with_an_error() {
     .to_vec();
     let idle = ["--exit-when-idle", "3"];
     let failed = run_failing_worker(&queue_url, env, &idle, Duration::from_secs(60));
+    // The SDK retries a refused connection itself (about 2 s per receive), so within the
+    // idle time the worker sees one or two failed receives.
     assert!(
-        failed.stderr.matches("backing off").count() >= 2,
+        failed.stderr.contains("backing off"),
         "transient failures are retried:\n{}",
         failed.stderr
     );
