@@ -386,7 +386,7 @@ mod tests {
             "Egyptian cat",
             vec![cat],
         )];
-        let batch = sightline_tables::results::to_record_batch(&rows).unwrap();
+        let batch = sightline_tables::results::to_record_batch(&rows, 0).unwrap();
         let parquet = sightline_tables::results::write_parquet(&batch).unwrap();
         std::fs::write(results.join("part-0.parquet"), parquet).unwrap();
         // A table that is not results (no `labels`): skipped, not an error.

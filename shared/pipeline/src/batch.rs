@@ -139,7 +139,7 @@ impl Pipeline {
             // Images decoded while the engine is busy form the next, larger micro-batch.
             tokio::select! {
                 Some(p) = preparing.next(), if !preparing.is_empty() => match p {
-                    PrepareResult::Ready(p) => ready.push(p),
+                    PrepareResult::Ready(p) => ready.push(*p),
                     PrepareResult::Settled(s) => record(s),
                 },
                 Some(done) = inferring.next(), if !inferring.is_empty() => {
@@ -147,7 +147,6 @@ impl Pipeline {
                 }
             }
         }
-        drop(record);
         out.into_iter()
             .map(|o| o.unwrap_or_else(|| ItemOutcome::Retry("item was not processed".into())))
             .collect()

@@ -51,7 +51,7 @@ impl Prepared<'_> {
 /// What preparing one item gave.
 pub(crate) enum PrepareResult<'a> {
     /// Ready for inference.
-    Ready(Prepared<'a>),
+    Ready(Box<Prepared<'a>>),
     /// Finished early: an error row, or a retry.
     Settled(Settled),
 }
@@ -97,13 +97,13 @@ impl Pipeline {
             Ok(d) => {
                 ctx.size_px = Some(d.size_px);
                 ctx.stats = Some(d.stats);
-                PrepareResult::Ready(Prepared {
+                PrepareResult::Ready(Box::new(Prepared {
                     index,
                     plan,
                     ctx,
                     inputs: d.inputs,
                     image: d.image,
-                })
+                }))
             }
             Err(e) => settle(ItemOutcome::failed(item, ctx, e)),
         }

@@ -321,7 +321,7 @@ impl Harness {
         let mut rows = Vec::new();
         for path in files_under(&root.join("results")) {
             let key = path
-                .strip_prefix(&root)
+                .strip_prefix(root)
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
