@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sightline_core::{CatalogConfig, Catalogs, ClassifierConfig, DetectorConfig, Settings};
 use sightline_pipeline::{embedded, Pipeline};
-use sightline_quality::{evaluate_detections, LabeledBox};
+use sightline_quality::{evaluate_detections, DetectionMetrics, LabeledBox};
 use sightline_report::yolo::{parse_yolo, YoloBox};
 use sightline_vision::DetectionFilter;
 
@@ -52,23 +52,7 @@ pub struct EvalDetectArgs {
 /// Detector AP (COCO-style) through the embedded pipeline: every output row, no threshold
 /// (the reference protocol), then again with the default catalog filters.
 pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
-    let raw = DetectorConfig {
-        model: a.model.clone(),
-        min_score: 0.0,
-        class_min_score: Default::default(),
-        classes: None,
-        nms_iou: 1.0,
-        max_detections: usize::MAX,
-        taxonomy: Default::default(),
-    };
-    let catalog = CatalogConfig {
-        name: "eval".into(),
-        description: "detector evaluation".into(),
-        classifier: None,
-        detector: Some(raw),
-        faces: None,
-        taxonomy: Default::default(),
-    };
+    let catalog = unfiltered_detector_catalog(&a.model);
     let tmp = tempfile::tempdir()?;
     let rows = run_catalog(settings, catalog, &a.images, tmp.path(), 16).await?;
     let mut gt = Vec::new();
@@ -118,25 +102,57 @@ pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
         .flat_map(|(i, ds)| to_boxes(*i, &filter.apply(ds.clone())))
         .collect();
     let thr = evaluate_detections(&gt, &filtered);
-    println!("model               {}", a.model);
-    println!(
-        "images              {} ({} ground-truth boxes)",
-        raw_dets.len(),
-        gt.len()
+    let images = raw_dets.len();
+    print_detection_table(
+        &a.model,
+        (images, gt.len()),
+        (&all, dets.len()),
+        (&thr, filtered.len()),
+        &filter,
     );
+    Ok(())
+}
+
+/// An ad-hoc catalog running `model` with no threshold, NMS or cap: every detector row.
+fn unfiltered_detector_catalog(model: &str) -> CatalogConfig {
+    let raw = DetectorConfig {
+        model: model.to_string(),
+        min_score: 0.0,
+        class_min_score: Default::default(),
+        classes: None,
+        nms_iou: 1.0,
+        max_detections: usize::MAX,
+        taxonomy: Default::default(),
+    };
+    CatalogConfig {
+        name: "eval".into(),
+        description: "detector evaluation".into(),
+        classifier: None,
+        detector: Some(raw),
+        faces: None,
+        taxonomy: Default::default(),
+    }
+}
+
+/// The `eval-detect` table: mAP on every row, and with the catalog defaults' filter.
+fn print_detection_table(
+    model: &str,
+    (images, truth_boxes): (usize, usize),
+    (all, all_count): (&DetectionMetrics, usize),
+    (thr, thr_count): (&DetectionMetrics, usize),
+    filter: &DetectionFilter,
+) {
+    println!("model               {model}");
+    println!("images              {images} ({truth_boxes} ground-truth boxes)");
     println!("                    mAP@0.5:0.95   mAP@0.5   mAP@0.75   detections");
     println!(
         "all rows, no filter {:>13.3} {:>9.3} {:>10.3} {:>12}",
-        all.map,
-        all.map50,
-        all.map75,
-        dets.len()
+        all.map, all.map50, all.map75, all_count
     );
     println!(
         "catalog defaults    {:>13.3} {:>9.3} {:>10.3} {:>12}   (score >= {}, class-aware NMS IoU {}, <= {} per image)",
-        thr.map, thr.map50, thr.map75, filtered.len(), filter.min_score, filter.nms_iou, filter.max_detections
+        thr.map, thr.map50, thr.map75, thr_count, filter.min_score, filter.nms_iou, filter.max_detections
     );
-    Ok(())
 }
 
 /// Runs the folder `images` through the embedded pipeline with one ad-hoc catalog.

@@ -107,6 +107,33 @@ async fn settle(queue: &Queue, messages: &[Message], report: &BatchReport, base:
     }
 }
 
+/// A received batch, to process and settle on its own task.
+struct Batch {
+    pipeline: Arc<Pipeline>,
+    queue: Queue,
+    messages: Vec<Message>,
+    retry_delay: Duration,
+}
+
+impl Batch {
+    /// Processes the messages, acknowledges or returns them, shows the report.
+    async fn run(self, on_batch: &(dyn Fn(&BatchReport) + Send + Sync)) -> Done {
+        let report = self.pipeline.process_messages(&self.messages).await;
+        settle(&self.queue, &self.messages, &report, self.retry_delay).await;
+        on_batch(&report);
+        (report, self.messages.len(), Instant::now())
+    }
+}
+
+impl WorkerOptions {
+    /// The long-poll wait: when exiting on idle, no longer than the idle time (at least 1 s).
+    fn poll_wait(&self) -> Duration {
+        self.exit_when_idle.map_or(self.wait, |idle| {
+            self.wait.min(idle.max(Duration::from_secs(1)))
+        })
+    }
+}
+
 /// A finished batch: its report, how many messages it had, when it finished.
 type Done = (BatchReport, usize, Instant);
 
@@ -144,10 +171,7 @@ pub async fn run_worker(
     };
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = Backoff::new(RECEIVE_BACKOFF, RECEIVE_BACKOFF_CAP);
-    // When exiting on idle, poll no longer than the idle time (at least 1 s).
-    let wait = options.exit_when_idle.map_or(options.wait, |idle| {
-        options.wait.min(idle.max(Duration::from_secs(1)))
-    });
+    let wait = options.poll_wait();
     // The loop ends with the receive error that stopped the worker, if one did.
     let failure = loop {
         while let Some(done) = inflight.try_join_next() {
@@ -182,18 +206,14 @@ pub async fn run_worker(
         }
         last_work = Instant::now();
         first_receive.get_or_insert(last_work);
-        let (pipeline, queue, on_batch, delay) = (
-            Arc::clone(&pipeline),
-            queue.clone(),
-            Arc::clone(&on_batch),
-            options.retry_delay,
-        );
-        inflight.spawn(async move {
-            let report = pipeline.process_messages(&messages).await;
-            settle(&queue, &messages, &report, delay).await;
-            on_batch(&report);
-            (report, messages.len(), Instant::now())
-        });
+        let batch = Batch {
+            pipeline: Arc::clone(&pipeline),
+            queue: queue.clone(),
+            messages,
+            retry_delay: options.retry_delay,
+        };
+        let on_batch = Arc::clone(&on_batch);
+        inflight.spawn(async move { batch.run(&*on_batch).await });
     };
     while let Some(done) = inflight.join_next().await {
         record(done, &mut last_work)?;

@@ -71,7 +71,6 @@ fn iou(d: &[f64; 4], g: &[f64; 4]) -> f64 {
 
 /// Evaluates `detections` against `ground_truth`.
 pub fn evaluate(ground_truth: &[LabeledBox], detections: &[LabeledBox]) -> DetectionMetrics {
-    let thresholds = iou_thresholds();
     let classes: BTreeSet<i32> = ground_truth.iter().map(|g| g.class_id).collect();
     let images: BTreeSet<u64> = ground_truth
         .iter()
@@ -83,79 +82,9 @@ pub fn evaluate(ground_truth: &[LabeledBox], detections: &[LabeledBox]) -> Detec
     let mut ap50 = Vec::new();
     let mut ap75 = Vec::new();
     for &c in &classes {
-        // (score, matched per threshold) over all images, in image order.
-        let mut scored: Vec<(f64, [bool; 10])> = Vec::new();
-        let mut npig = 0usize;
-        for &img in &images {
-            let gts: Vec<&LabeledBox> = ground_truth
-                .iter()
-                .filter(|g| g.image == img && g.class_id == c)
-                .collect();
-            let mut dts: Vec<&LabeledBox> = detections
-                .iter()
-                .filter(|d| d.image == img && d.class_id == c)
-                .collect();
-            dts.sort_by(|a, b| b.score.total_cmp(&a.score)); // stable, as numpy's mergesort
-            dts.truncate(MAX_DETS);
-            npig += gts.len();
-            let mut gt_matched = vec![[false; 10]; gts.len()];
-            for d in &dts {
-                let mut matched = [false; 10];
-                for (t, &thr) in thresholds.iter().enumerate() {
-                    let mut best = thr.min(1.0 - 1e-10);
-                    let mut m = None;
-                    for (gi, g) in gts.iter().enumerate() {
-                        if gt_matched[gi][t] {
-                            continue;
-                        }
-                        let o = iou(&d.bbox, &g.bbox);
-                        if o < best {
-                            continue;
-                        }
-                        best = o;
-                        m = Some(gi);
-                    }
-                    if let Some(gi) = m {
-                        gt_matched[gi][t] = true;
-                        matched[t] = true;
-                    }
-                }
-                scored.push((d.score, matched));
-            }
-        }
+        let (scored, npig) = match_class(ground_truth, detections, &images, c);
         support.insert(c, npig);
-        // Stable sort by descending score across images.
-        let mut order: Vec<usize> = (0..scored.len()).collect();
-        order.sort_by(|&a, &b| scored[b].0.total_cmp(&scored[a].0));
-        let mut aps = [0f64; 10];
-        for (t, ap) in aps.iter_mut().enumerate() {
-            let (mut tp, mut fp) = (0f64, 0f64);
-            let mut rc = Vec::with_capacity(order.len());
-            let mut pr = Vec::with_capacity(order.len());
-            for &i in &order {
-                if scored[i].1[t] {
-                    tp += 1.0;
-                } else {
-                    fp += 1.0;
-                }
-                rc.push(tp / npig as f64);
-                pr.push(tp / (fp + tp + f64::EPSILON));
-            }
-            for i in (1..pr.len()).rev() {
-                if pr[i] > pr[i - 1] {
-                    pr[i - 1] = pr[i];
-                }
-            }
-            let mut sum = 0.0;
-            for r in 0..=100 {
-                let x = r as f64 * 0.01;
-                let idx = rc.partition_point(|&v| v < x);
-                if idx < pr.len() {
-                    sum += pr[idx];
-                }
-            }
-            *ap = sum / 101.0;
-        }
+        let aps = class_aps(&scored, npig);
         per_class.insert(c, aps.iter().sum::<f64>() / 10.0);
         ap50.push(aps[0]);
         ap75.push(aps[5]);
@@ -174,4 +103,96 @@ pub fn evaluate(ground_truth: &[LabeledBox], detections: &[LabeledBox]) -> Detec
         per_class,
         support,
     }
+}
+
+/// A detection's score and whether it matched a ground-truth box, per IoU threshold.
+type Scored = (f64, [bool; 10]);
+
+/// Greedy matching of class `c`'s detections to its ground truth, image by image (in
+/// image order), as pycocotools does; returns the scored detections and the number of
+/// ground-truth boxes.
+fn match_class(
+    ground_truth: &[LabeledBox],
+    detections: &[LabeledBox],
+    images: &BTreeSet<u64>,
+    c: i32,
+) -> (Vec<Scored>, usize) {
+    let thresholds = iou_thresholds();
+    let mut scored: Vec<Scored> = Vec::new();
+    let mut npig = 0usize;
+    for &img in images {
+        let gts: Vec<&LabeledBox> = ground_truth
+            .iter()
+            .filter(|g| g.image == img && g.class_id == c)
+            .collect();
+        let mut dts: Vec<&LabeledBox> = detections
+            .iter()
+            .filter(|d| d.image == img && d.class_id == c)
+            .collect();
+        dts.sort_by(|a, b| b.score.total_cmp(&a.score)); // stable, as numpy's mergesort
+        dts.truncate(MAX_DETS);
+        npig += gts.len();
+        let mut gt_matched = vec![[false; 10]; gts.len()];
+        for d in &dts {
+            let mut matched = [false; 10];
+            for (t, &thr) in thresholds.iter().enumerate() {
+                let mut best = thr.min(1.0 - 1e-10);
+                let mut m = None;
+                for (gi, g) in gts.iter().enumerate() {
+                    if gt_matched[gi][t] {
+                        continue;
+                    }
+                    let o = iou(&d.bbox, &g.bbox);
+                    if o < best {
+                        continue;
+                    }
+                    best = o;
+                    m = Some(gi);
+                }
+                if let Some(gi) = m {
+                    gt_matched[gi][t] = true;
+                    matched[t] = true;
+                }
+            }
+            scored.push((d.score, matched));
+        }
+    }
+    (scored, npig)
+}
+
+/// 101-point interpolated AP per IoU threshold from one class's scored detections.
+fn class_aps(scored: &[Scored], npig: usize) -> [f64; 10] {
+    // Stable sort by descending score across images.
+    let mut order: Vec<usize> = (0..scored.len()).collect();
+    order.sort_by(|&a, &b| scored[b].0.total_cmp(&scored[a].0));
+    let mut aps = [0f64; 10];
+    for (t, ap) in aps.iter_mut().enumerate() {
+        let (mut tp, mut fp) = (0f64, 0f64);
+        let mut rc = Vec::with_capacity(order.len());
+        let mut pr = Vec::with_capacity(order.len());
+        for &i in &order {
+            if scored[i].1[t] {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            rc.push(tp / npig as f64);
+            pr.push(tp / (fp + tp + f64::EPSILON));
+        }
+        for i in (1..pr.len()).rev() {
+            if pr[i] > pr[i - 1] {
+                pr[i - 1] = pr[i];
+            }
+        }
+        let mut sum = 0.0;
+        for r in 0..=100 {
+            let x = r as f64 * 0.01;
+            let idx = rc.partition_point(|&v| v < x);
+            if idx < pr.len() {
+                sum += pr[idx];
+            }
+        }
+        *ap = sum / 101.0;
+    }
+    aps
 }

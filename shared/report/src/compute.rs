@@ -316,51 +316,70 @@ pub fn drift_checks(
             hists.extend(histogram(f, &a, &b, 20));
         }
     }
+    embedding_checks(&r, &c, cfg, &mut out);
+    displacement_check(&r, &c, cfg, identity, &mut out);
+    (out, hists)
+}
+
+/// Embedding drift between the windows: mean shift (with its noise floor) and MMD.
+fn embedding_checks(
+    r: &[&ResultRow],
+    c: &[&ResultRow],
+    cfg: &ReportConfig,
+    out: &mut Vec<DriftCheck>,
+) {
     fn emb<'a>(rows: &[&'a ResultRow]) -> Vec<&'a [f32]> {
         rows.iter().filter_map(|r| r.embedding.as_deref()).collect()
     }
-    let (a, b) = (emb(&r), emb(&c));
-    if !a.is_empty() && !b.is_empty() {
-        let n = (a.len(), b.len());
-        let shift = |x: &[&[f32]], y: &[&[f32]]| embedding_mean_shift(x, y).ok();
-        if let Some(v) = shift(&a, &b) {
-            let floor = noise_floor(&a, &b, cfg.permutations, shift);
-            out.push(check("embedding", DriftMethod::MeanShift, v, floor, n));
-        }
-        if let Ok(v) = mmd_rbf(&a, &b) {
-            // The permutation floor of MMD would cost a kernel matrix per permutation;
-            // its no-drift level, ≈ 0.4 (1/n + 1/m), stays below the 0.02 warn level for
-            // windows of more than 40 images each (0.008 at 100 + 100).
-            out.push(check("embedding", DriftMethod::Mmd, v, 0.0, n));
-        }
+    let (a, b) = (emb(r), emb(c));
+    if a.is_empty() || b.is_empty() {
+        return;
     }
-    // The same images in both windows: how far each one's embedding moved.
+    let n = (a.len(), b.len());
+    let shift = |x: &[&[f32]], y: &[&[f32]]| embedding_mean_shift(x, y).ok();
+    if let Some(v) = shift(&a, &b) {
+        let floor = noise_floor(&a, &b, cfg.permutations, shift);
+        out.push(check("embedding", DriftMethod::MeanShift, v, floor, n));
+    }
+    if let Ok(v) = mmd_rbf(&a, &b) {
+        // The permutation floor of MMD would cost a kernel matrix per permutation;
+        // its no-drift level, ≈ 0.4 (1/n + 1/m), stays below the 0.02 warn level for
+        // windows of more than 40 images each (0.008 at 100 + 100).
+        out.push(check("embedding", DriftMethod::Mmd, v, 0.0, n));
+    }
+}
+
+/// The same images in both windows: how far each one's embedding moved.
+fn displacement_check(
+    r: &[&ResultRow],
+    c: &[&ResultRow],
+    cfg: &ReportConfig,
+    identity: (&Window, &Window),
+    out: &mut Vec<DriftCheck>,
+) {
     let inc = cfg.incoming_prefix.as_str();
-    let current_by_id: HashMap<&str, &ResultRow> = c
+    let current_by_id: HashMap<&str, &[f32]> = c
         .iter()
-        .filter(|x| x.embedding.is_some())
-        .map(|x| (identity.1.identity(x, inc), *x))
+        .filter_map(|x| Some((identity.1.identity(x, inc), x.embedding.as_deref()?)))
         .collect();
     let (mut pr, mut pc): (Vec<&[f32]>, Vec<&[f32]>) = (Vec::new(), Vec::new());
-    for x in r.iter().filter(|x| x.embedding.is_some()) {
+    for x in r {
+        let Some(e) = x.embedding.as_deref() else {
+            continue;
+        };
         if let Some(y) = current_by_id.get(identity.0.identity(x, inc)) {
-            pr.push(x.embedding.as_deref().unwrap_or_default());
-            pc.push(y.embedding.as_deref().unwrap_or_default());
+            pr.push(e);
+            pc.push(*y);
         }
     }
-    if pr.len() >= MIN_PAIRS {
-        if let Ok(v) = embedding_displacement(&pr, &pc) {
-            let n = (pr.len(), pc.len());
-            out.push(check(
-                "embedding (same images)",
-                DriftMethod::Displacement,
-                v,
-                0.0,
-                n,
-            ));
-        }
+    if pr.len() < MIN_PAIRS {
+        return;
     }
-    (out, hists)
+    if let Ok(v) = embedding_displacement(&pr, &pc) {
+        let n = (pr.len(), pc.len());
+        let name = "embedding (same images)";
+        out.push(check(name, DriftMethod::Displacement, v, 0.0, n));
+    }
 }
 
 /// Class ids and names across both windows' stored labels.
@@ -452,13 +471,7 @@ fn classification(
     let roc = roc_auc_ovr(&p)?;
     let cal = expected_calibration_error(&p, DEFAULT_ECE_BINS)?;
     let best = best_f1_thresholds(&p)?;
-    let top5 = pairs.iter().all(|(_, r)| r.labels.len() >= 5).then(|| {
-        pairs
-            .iter()
-            .filter(|(t, r)| r.labels.iter().take(5).any(|l| l.class_id == *t))
-            .count() as f64
-            / pairs.len() as f64
-    });
+    let top5 = top5_accuracy(&pairs);
     let prf_of = |c: &sightline_quality::ClassMetrics| Prf {
         precision: c.precision,
         recall: c.recall,
@@ -477,21 +490,7 @@ fn classification(
         })
         .collect();
     per_class.sort_by(|a, b| b.support.cmp(&a.support).then(a.label.cmp(&b.label)));
-    // The confusion matrix shown: the classes most involved (support + errors), ≤ 20.
-    let mut involvement: Vec<(u64, usize)> = (0..m)
-        .map(|i| (cm.support(i) + cm.predicted(i) - cm.true_positives(i), i))
-        .collect();
-    involvement.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut shown: Vec<usize> = involvement.iter().take(20).map(|x| x.1).collect();
-    shown.sort_by_key(|&i| names.name(classes[i]));
-    let confusion = Confusion {
-        labels: shown.iter().map(|&i| names.name(classes[i])).collect(),
-        matrix: shown
-            .iter()
-            .map(|&t| shown.iter().map(|&q| cm.get(t, q)).collect())
-            .collect(),
-        total_classes: m,
-    };
+    let confusion = shown_confusion(&cm, &classes, names);
     Ok(Some(ClassificationSummary {
         samples: pairs.len(),
         classes: m,
@@ -504,18 +503,51 @@ fn classification(
         ece: cal.ece,
         per_class,
         confusion,
-        reliability: cal
-            .bins
-            .iter()
-            .map(|b| ReliabilityBin {
-                lower: b.lower,
-                upper: b.upper,
-                count: b.count,
-                confidence: b.confidence,
-                accuracy: b.accuracy,
-            })
-            .collect(),
+        reliability: cal.bins.iter().map(ReliabilityBin::from).collect(),
     }))
+}
+
+impl From<&sightline_quality::CalibrationBin> for ReliabilityBin {
+    fn from(b: &sightline_quality::CalibrationBin) -> Self {
+        ReliabilityBin {
+            lower: b.lower,
+            upper: b.upper,
+            count: b.count,
+            confidence: b.confidence,
+            accuracy: b.accuracy,
+        }
+    }
+}
+
+/// Top-5 accuracy when every row stored at least 5 labels.
+fn top5_accuracy(pairs: &[(i32, &ResultRow)]) -> Option<f64> {
+    pairs.iter().all(|(_, r)| r.labels.len() >= 5).then(|| {
+        pairs
+            .iter()
+            .filter(|(t, r)| r.labels.iter().take(5).any(|l| l.class_id == *t))
+            .count() as f64
+            / pairs.len() as f64
+    })
+}
+
+/// The confusion matrix shown: the classes most involved (support + errors), at most 20,
+/// by name.
+fn shown_confusion(cm: &ConfusionMatrix, classes: &[i32], names: &ClassNames) -> Confusion {
+    let m = classes.len();
+    let mut involvement: Vec<(u64, usize)> = (0..m)
+        .map(|i| (cm.support(i) + cm.predicted(i) - cm.true_positives(i), i))
+        .collect();
+    involvement.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut shown: Vec<usize> = involvement.iter().take(20).map(|x| x.1).collect();
+    shown.sort_by_key(|&i| names.name(classes[i]));
+    Confusion {
+        labels: shown.iter().map(|&i| names.name(classes[i])).collect(),
+        matrix: shown
+            .iter()
+            .map(|&t| shown.iter().map(|&q| cm.get(t, q)).collect())
+            .collect(),
+        total_classes: m,
+    }
 }
 
 /// COCO-style detection metrics of the rows that have ground-truth boxes.
@@ -612,6 +644,51 @@ fn most_common(rows: &[ResultRow], f: impl Fn(&ResultRow) -> &str) -> String {
         .unwrap_or_default()
 }
 
+/// Analysed rows of `rows` that have ground truth.
+fn labelled_rows(rows: &[ResultRow], truth: &GroundTruth, cfg: &ReportConfig) -> usize {
+    rows.iter()
+        .filter(|r| {
+            r.error_kind.is_none()
+                && truth
+                    .class_of(&r.key, &cfg.catalog, &cfg.incoming_prefix)
+                    .is_some()
+        })
+        .count()
+}
+
+/// The configured floors that have a value to check.
+fn floor_checks(
+    cfg: &ReportConfig,
+    classification: Option<&ClassificationSummary>,
+    detection: Option<&DetectionSummary>,
+) -> Vec<FloorCheck> {
+    let checks = [
+        (
+            "accuracy",
+            classification.map(|c| c.accuracy),
+            cfg.accuracy_floor,
+        ),
+        (
+            "macro_f1",
+            classification.map(|c| c.macro_avg.f1),
+            cfg.macro_f1_floor,
+        ),
+        ("map", detection.map(|d| d.map), cfg.map_floor),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|(metric, value, floor)| {
+            let (value, floor) = (value?, floor?);
+            Some(FloorCheck {
+                metric: metric.to_string(),
+                value,
+                floor,
+                passed: value >= floor,
+            })
+        })
+        .collect()
+}
+
 /// Computes the report for two windows (rows already selected, one per image).
 pub fn compute(
     cfg: &ReportConfig,
@@ -658,30 +735,15 @@ pub fn compute(
         );
         drift_checks(reference, current, cfg, (&windows.0, &windows.1))
     };
-    let mut floors = Vec::new();
-    let mut floor = |metric: &str, value: Option<f64>, floor: Option<f64>| {
-        if let (Some(value), Some(floor)) = (value, floor) {
-            floors.push(FloorCheck {
-                metric: metric.to_string(),
-                value,
-                floor,
-                passed: value >= floor,
-            });
-        }
-    };
-    let c = classification.as_ref();
-    floor("accuracy", c.map(|c| c.accuracy), cfg.accuracy_floor);
-    floor("macro_f1", c.map(|c| c.macro_avg.f1), cfg.macro_f1_floor);
-    floor("map", detection.as_ref().map(|d| d.map), cfg.map_floor);
+    let floors = floor_checks(cfg, classification.as_ref(), detection.as_ref());
+    let failed_floors = floors
+        .iter()
+        .filter(|f| !f.passed)
+        .map(|_| DriftStatus::Alert);
     let status = drift
         .iter()
         .map(|d| d.status)
-        .chain(
-            floors
-                .iter()
-                .filter(|f| !f.passed)
-                .map(|_| DriftStatus::Alert),
-        )
+        .chain(failed_floors)
         .max()
         .unwrap_or(DriftStatus::Ok);
     let labelled = classification.as_ref().map_or(0, |c| c.samples);
@@ -699,15 +761,7 @@ pub fn compute(
         reference: window_summary(
             &cfg.reference,
             reference,
-            reference
-                .iter()
-                .filter(|r| {
-                    r.error_kind.is_none()
-                        && truth
-                            .class_of(&r.key, &cfg.catalog, &cfg.incoming_prefix)
-                            .is_some()
-                })
-                .count(),
+            labelled_rows(reference, truth, cfg),
         ),
         current: window_summary(&cfg.current, current, labelled),
         classification,

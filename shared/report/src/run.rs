@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
+use sightline_core::ResultRow;
 use sightline_queue::Queue;
 use sightline_storage::Store;
 use sightline_tables::{parse_partition, read_rows};
@@ -57,14 +58,12 @@ fn output_name(cfg: &ReportConfig, model_version: &str) -> String {
     format!("report-{hex}")
 }
 
-/// Runs a report: see the crate docs for what it reads and writes.
-pub async fn run_report(
+/// Every results row of the catalog in partitions either window may contain.
+async fn load_rows(
     target: &ReportTarget<'_>,
     cfg: &ReportConfig,
-    retrain_queue: Option<&Queue>,
-) -> Result<(Report, ReportOutputs), ReportError> {
-    let reference = Window::parse(&cfg.reference, cfg.as_of)?;
-    let current = Window::parse(&cfg.current, cfg.as_of)?;
+    (reference, current): (&Window, &Window),
+) -> Result<Vec<ResultRow>, ReportError> {
     let (store, bucket) = (target.store, target.bucket);
     let prefix = format!("{}catalog={}/", target.results_prefix, cfg.catalog);
     let mut rows = Vec::new();
@@ -75,16 +74,26 @@ pub async fn run_report(
             continue;
         };
         if reference.may_contain(date) || current.may_contain(date) {
-            let bytes = store
-                .get(bucket, &o.key, target.max_object_bytes)
-                .await?
-                .bytes;
-            rows.extend(read_rows(&o.key, bytes)?);
+            let object = store.get(bucket, &o.key, target.max_object_bytes).await?;
+            rows.extend(read_rows(&o.key, object.bytes)?);
         }
     }
+    Ok(rows)
+}
+
+/// Runs a report: see the crate docs for what it reads and writes.
+pub async fn run_report(
+    target: &ReportTarget<'_>,
+    cfg: &ReportConfig,
+    retrain_queue: Option<&Queue>,
+) -> Result<(Report, ReportOutputs), ReportError> {
+    let reference = Window::parse(&cfg.reference, cfg.as_of)?;
+    let current = Window::parse(&cfg.current, cfg.as_of)?;
+    let rows = load_rows(target, cfg, (&reference, &current)).await?;
     let ref_rows = reference.select(&rows, &cfg.incoming_prefix);
     let cur_rows = current.select(&rows, &cfg.incoming_prefix);
     let labels_prefix = format!("labels/{}/", cfg.catalog);
+    let (store, bucket) = (target.store, target.bucket);
     let truth = GroundTruth::load(store, bucket, &labels_prefix, target.max_object_bytes).await?;
     tracing::info!(
         catalog = %cfg.catalog,

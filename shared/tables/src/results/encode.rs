@@ -7,7 +7,7 @@ use arrow::array::{
     StringArray, StructArray, TimestampMicrosecondArray,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Fields};
 use sightline_core::ResultRow;
 
 use super::schema::{detection_fields, item, label_fields, results_schema, struct_item};
@@ -29,52 +29,46 @@ fn ints(v: impl Iterator<Item = i32>) -> ArrayRef {
     Arc::new(Int32Array::from(v.collect::<Vec<i32>>()))
 }
 
+/// A list column of structs: `columns` hold the flattened items' fields, `offsets` say
+/// which items belong to each row.
+fn struct_list(
+    fields: Fields,
+    columns: Vec<ArrayRef>,
+    offsets: OffsetBuffer<i32>,
+) -> Result<ArrayRef, TablesError> {
+    let values = StructArray::try_new(fields.clone(), columns, None)?;
+    let list = ListArray::try_new(struct_item(fields), offsets, Arc::new(values), None)?;
+    Ok(Arc::new(list))
+}
+
 /// The `labels` column.
 fn labels(rows: &[ResultRow]) -> Result<ArrayRef, TablesError> {
     let l = rows.iter().flat_map(|r| &r.labels);
-    let values = StructArray::try_new(
-        label_fields(),
-        vec![
-            ints(l.clone().map(|l| l.class_id)),
-            strings(l.clone().map(|l| l.label.as_str())),
-            floats(l.map(|l| l.score)),
-        ],
-        None,
-    )?;
-    let item = struct_item(label_fields());
-    let offsets = offsets(rows, |r| &r.labels);
-    Ok(Arc::new(ListArray::try_new(
-        item,
-        offsets,
-        Arc::new(values),
-        None,
-    )?))
+    let columns = vec![
+        ints(l.clone().map(|l| l.class_id)),
+        strings(l.clone().map(|l| l.label.as_str())),
+        floats(l.map(|l| l.score)),
+    ];
+    struct_list(label_fields(), columns, offsets(rows, |r| &r.labels))
 }
 
 /// The `detections` column.
 fn detections(rows: &[ResultRow]) -> Result<ArrayRef, TablesError> {
     let d = rows.iter().flat_map(|r| &r.detections);
-    let values = StructArray::try_new(
+    let columns = vec![
+        ints(d.clone().map(|d| d.class_id)),
+        strings(d.clone().map(|d| d.label.as_str())),
+        floats(d.clone().map(|d| d.score)),
+        floats(d.clone().map(|d| d.x_min)),
+        floats(d.clone().map(|d| d.y_min)),
+        floats(d.clone().map(|d| d.x_max)),
+        floats(d.map(|d| d.y_max)),
+    ];
+    struct_list(
         detection_fields(),
-        vec![
-            ints(d.clone().map(|d| d.class_id)),
-            strings(d.clone().map(|d| d.label.as_str())),
-            floats(d.clone().map(|d| d.score)),
-            floats(d.clone().map(|d| d.x_min)),
-            floats(d.clone().map(|d| d.y_min)),
-            floats(d.clone().map(|d| d.x_max)),
-            floats(d.map(|d| d.y_max)),
-        ],
-        None,
-    )?;
-    let item = struct_item(detection_fields());
-    let offsets = offsets(rows, |r| &r.detections);
-    Ok(Arc::new(ListArray::try_new(
-        item,
-        offsets,
-        Arc::new(values),
-        None,
-    )?))
+        columns,
+        offsets(rows, |r| &r.detections),
+    )
 }
 
 /// The `tags` column.
