@@ -425,21 +425,30 @@ impl ClassNames {
 }
 
 /// Classification metrics of the labelled, analysed rows.
+/// (true class, row) for every row with a prediction and ground truth.
+fn labelled_pairs<'a>(
+    rows: &[&'a ResultRow],
+    truth: &GroundTruth,
+    cfg: &ReportConfig,
+    names: &mut ClassNames,
+) -> Vec<(i32, &'a ResultRow)> {
+    let mut pairs = Vec::new();
+    for r in rows {
+        let class = truth.class_of(&r.key, &cfg.catalog, &cfg.incoming_prefix);
+        if let (Some(c), Some(_)) = (class, r.labels.first()) {
+            pairs.push((names.resolve(c), *r));
+        }
+    }
+    pairs
+}
+
 fn classification(
     rows: &[&ResultRow],
     truth: &GroundTruth,
     cfg: &ReportConfig,
     names: &mut ClassNames,
 ) -> Result<Option<ClassificationSummary>, ReportError> {
-    let mut pairs: Vec<(i32, &ResultRow)> = Vec::new();
-    for r in rows {
-        if let (Some(c), Some(_)) = (
-            truth.class_of(&r.key, &cfg.catalog, &cfg.incoming_prefix),
-            r.labels.first(),
-        ) {
-            pairs.push((names.resolve(c), r));
-        }
-    }
+    let pairs = labelled_pairs(rows, truth, cfg, names);
     if pairs.is_empty() {
         return Ok(None);
     }
@@ -489,7 +498,7 @@ fn classification(
             best_f1: best[i].map(|b| b.f1),
         })
         .collect();
-    per_class.sort_by(|a, b| b.support.cmp(&a.support).then(a.label.cmp(&b.label)));
+    per_class.sort_by(|a, b| (b.support, &a.label).cmp(&(a.support, &b.label)));
     let confusion = shown_confusion(&cm, &classes, names);
     Ok(Some(ClassificationSummary {
         samples: pairs.len(),
@@ -644,6 +653,28 @@ fn most_common(rows: &[ResultRow], f: impl Fn(&ResultRow) -> &str) -> String {
         .unwrap_or_default()
 }
 
+/// Drift between the windows, or a note saying why it was skipped.
+fn window_drift(
+    cfg: &ReportConfig,
+    reference: &[ResultRow],
+    current: &[ResultRow],
+    notes: &mut Vec<String>,
+) -> Result<(Vec<DriftCheck>, Vec<Histogram>), ReportError> {
+    if reference.is_empty() || current.is_empty() {
+        let empty = if reference.is_empty() {
+            "reference"
+        } else {
+            "current"
+        };
+        notes.push(format!("drift skipped: the {empty} window has no rows"));
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let reference_window = Window::parse(&cfg.reference, cfg.as_of)?;
+    let current_window = Window::parse(&cfg.current, cfg.as_of)?;
+    let windows = (&reference_window, &current_window);
+    Ok(drift_checks(reference, current, cfg, windows))
+}
+
 /// Analysed rows of `rows` that have ground truth.
 fn labelled_rows(rows: &[ResultRow], truth: &GroundTruth, cfg: &ReportConfig) -> usize {
     rows.iter()
@@ -718,23 +749,7 @@ pub fn compute(
         notes
             .push("ground truth exists but matches no analysed image of the current window".into());
     }
-    let (drift, histograms) = if reference.is_empty() || current.is_empty() {
-        notes.push(format!(
-            "drift skipped: the {} window has no rows",
-            if reference.is_empty() {
-                "reference"
-            } else {
-                "current"
-            }
-        ));
-        (Vec::new(), Vec::new())
-    } else {
-        let windows = (
-            Window::parse(&cfg.reference, cfg.as_of)?,
-            Window::parse(&cfg.current, cfg.as_of)?,
-        );
-        drift_checks(reference, current, cfg, (&windows.0, &windows.1))
-    };
+    let (drift, histograms) = window_drift(cfg, reference, current, &mut notes)?;
     let floors = floor_checks(cfg, classification.as_ref(), detection.as_ref());
     let failed_floors = floors
         .iter()

@@ -81,6 +81,20 @@ async fn load_rows(
     Ok(rows)
 }
 
+/// The retrain request a report makes when a floor fails or a test alerts.
+fn retrain_request(report: &Report, report_key: &str) -> Option<RetrainRequest> {
+    let reasons = retrain_reasons(report);
+    (!reasons.is_empty()).then(|| RetrainRequest {
+        kind: "retrain_request".into(),
+        catalog: report.catalog.clone(),
+        model: report.model.clone(),
+        model_version: report.model_version.clone(),
+        reasons,
+        report_key: report_key.to_string(),
+        requested_at: Utc::now(),
+    })
+}
+
 /// Runs a report: see the crate docs for what it reads and writes.
 pub async fn run_report(
     target: &ReportTarget<'_>,
@@ -121,18 +135,7 @@ pub async fn run_report(
         html_key: format!("{}.html", part("reports")),
         ..ReportOutputs::default()
     };
-    let reasons = retrain_reasons(&report);
-    if !reasons.is_empty() {
-        report.retrain = Some(RetrainRequest {
-            kind: "retrain_request".into(),
-            catalog: cfg.catalog.clone(),
-            model: report.model.clone(),
-            model_version: report.model_version.clone(),
-            reasons,
-            report_key: out.json_key.clone(),
-            requested_at: Utc::now(),
-        });
-    }
+    report.retrain = retrain_request(&report, &out.json_key);
     let parquet = "application/vnd.apache.parquet";
     if let Some(bytes) = crate::outputs::metrics_parquet(&report)? {
         let key = format!("{}.parquet", part("metrics"));
