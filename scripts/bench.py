@@ -121,21 +121,27 @@ def main():
         results = {"embedded": [], "peer_local": [], "worker": [], "peer": []}
         if args.with_detector:
             results.update({"det_embedded": [], "det_worker": [], "det_peer": []})
-        for r in range(args.rounds):
-            out = tmp / f"embedded{r}"
-            line = run([bin_, "run", "--source", local, "--catalog", "medical", "--output", out], env)
+
+        def embedded_run(catalog, out):
+            line = run([bin_, "run", "--source", local, "--catalog", catalog, "--output", out], env)
             m = re.search(r"(\d+) rows .* in ([\d.]+) s", line)
-            results["embedded"].append((int(m.group(1)), float(m.group(2)), CPU["client"], 0.0))
+            return (int(m.group(1)), float(m.group(2)), CPU["client"], 0.0)
+
+        def worker_run(catalog, queue_name):
+            q = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+            run([bin_, "backfill", "--bucket", "bench", "--prefix", f"incoming/{catalog}/", "--queue-url", q], env)
+            m0 = proc_cpu(moto.pid)
+            w = last_json(run([bin_, "worker", "--queue-url", q, "--exit-when-idle", "2"], env))
+            return (w["images"], w["seconds"], CPU["client"], proc_cpu(moto.pid) - m0)
+
+        for r in range(args.rounds):
+            results["embedded"].append(embedded_run("medical", tmp / f"embedded{r}"))
 
             p = last_json(run([py, peer, "--local-dir", local_flat(local, tmp), "--model", onnx,
                                "--labels", ROOT / "models/imagenet_labels.txt", "--norm", norm], env))
             results["peer_local"].append((p["images"], p["seconds"], CPU["client"], 0.0))
 
-            q = sqs.create_queue(QueueName=f"bench-{r}")["QueueUrl"]
-            run([bin_, "backfill", "--bucket", "bench", "--prefix", "incoming/medical/", "--queue-url", q], env)
-            m0 = proc_cpu(moto.pid)
-            w = last_json(run([bin_, "worker", "--queue-url", q, "--exit-when-idle", "2"], env))
-            results["worker"].append((w["images"], w["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
+            results["worker"].append(worker_run("medical", f"bench-{r}"))
 
             m0 = proc_cpu(moto.pid)
             p = last_json(run([py, peer, "--endpoint", endpoint, "--bucket", "bench", "--prefix", "incoming/medical/",
@@ -144,14 +150,8 @@ def main():
             results["peer"].append((p["images"], p["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
 
             if args.with_detector:
-                line = run([bin_, "run", "--source", local, "--catalog", "retail", "--output", tmp / f"det{r}"], env)
-                m = re.search(r"(\d+) rows .* in ([\d.]+) s", line)
-                results["det_embedded"].append((int(m.group(1)), float(m.group(2)), CPU["client"], 0.0))
-                q = sqs.create_queue(QueueName=f"bench-det-{r}")["QueueUrl"]
-                run([bin_, "backfill", "--bucket", "bench", "--prefix", "incoming/retail/", "--queue-url", q], env)
-                m0 = proc_cpu(moto.pid)
-                w = last_json(run([bin_, "worker", "--queue-url", q, "--exit-when-idle", "2"], env))
-                results["det_worker"].append((w["images"], w["seconds"], CPU["client"], proc_cpu(moto.pid) - m0))
+                results["det_embedded"].append(embedded_run("retail", tmp / f"det{r}"))
+                results["det_worker"].append(worker_run("retail", f"bench-det-{r}"))
                 # The peer runs its classifier, then its detector half; times and CPU add up.
                 m0 = proc_cpu(moto.pid)
                 pc = last_json(run([py, peer, "--endpoint", endpoint, "--bucket", "bench", "--prefix", "incoming/retail/",
