@@ -30,7 +30,8 @@ async fn main() -> Result<(), Error> {
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let scheduler = Arc::clone(&scheduler);
-        async move { Ok::<_, Error>(scheduler.handle(event.payload).await?) }
+        let event = event.payload;
+        async move { Ok::<_, Error>(scheduler.handle(&event.detail, event.time).await?) }
     }))
     .await
 }

@@ -229,24 +229,23 @@ fn bad(reason: impl Into<String>) -> QueueError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Message;
-    use aws_lambda_events::event::sqs::SqsEvent;
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 
     /// Parses a Lambda SQS event file and every record's body.
-    fn parse_sample(json: &str) -> Vec<(Message, Vec<ObjectRef>)> {
+    fn parse_sample(json: &str) -> Vec<(SqsMessage, Vec<ObjectRef>)> {
         let event: SqsEvent = serde_json::from_str(json).expect("valid SqsEvent");
         event
             .records
-            .iter()
+            .into_iter()
             .map(|r| {
-                let m = Message::from_lambda(r);
-                let objects = parse_body(&m.body).expect("parsable body");
-                (m, objects)
+                let body = r.body.clone().unwrap_or_default();
+                let objects = parse_body(&body).expect("parsable body");
+                (r, objects)
             })
             .collect()
     }
 
-    fn keys(parsed: &[(Message, Vec<ObjectRef>)]) -> Vec<&str> {
+    fn keys(parsed: &[(SqsMessage, Vec<ObjectRef>)]) -> Vec<&str> {
         parsed
             .iter()
             .flat_map(|(_, o)| o)
@@ -269,10 +268,7 @@ mod tests {
                 "incoming/retail/café/naïve 1+1.jpg"
             ]
         );
-        let (m, objects) = &parsed[0];
-        assert_eq!(m.id, "059f36b4-87a3-44ab-83d2-661975830a7d");
-        assert!(m.receipt.starts_with("AQEB"));
-        assert_eq!(m.receive_count, 1);
+        let objects = &parsed[0].1;
         assert_eq!(
             objects[0],
             ObjectRef {
@@ -296,7 +292,6 @@ mod tests {
     fn moto_shaped_notification() {
         let parsed = parse_sample(include_str!("../../../events/sqs-moto-shape.json"));
         assert_eq!(keys(&parsed), ["incoming/retail/cam 1/img+1.jpg"]);
-        assert_eq!(parsed[0].0.receive_count, 2);
         let object = &parsed[0].1[0];
         assert_eq!(object.size, Some(5_242_880));
         assert_eq!(

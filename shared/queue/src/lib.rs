@@ -5,8 +5,8 @@
 //!   S3 notification) into the [`ObjectRef`](sightline_core::ObjectRef)s to process. [`s3_event_body`] builds the same
 //!   notification for backfills.
 //! * [`Queue`] receives, acknowledges, retries and sends messages, on Amazon SQS
-//!   ([`SqsQueue`]) or in process ([`MemoryQueue`]). Lambda-delivered messages become
-//!   [`Message`]s through [`Message::from_lambda`].
+//!   ([`SqsQueue`]) or in process ([`MemoryQueue`]). (Lambda-delivered messages become
+//!   [`Message`]s in the pipeline's Lambda adapter.)
 //! * [`retry_delay`] and [`Backoff`]: exponential back-off with jitter for messages handed
 //!   back and for failing receives.
 
@@ -17,8 +17,6 @@ mod memory;
 mod sqs;
 
 use std::time::Duration;
-
-use aws_lambda_events::event::sqs::SqsMessage;
 
 pub use backoff::{retry_delay, Backoff, MAX_VISIBILITY};
 pub use error::QueueError;
@@ -39,24 +37,9 @@ pub struct Message {
     pub receive_count: u32,
 }
 
-impl Message {
-    /// A message delivered by the Lambda SQS event source. Missing fields become empty
-    /// strings, and a missing or invalid `ApproximateReceiveCount` attribute becomes 1.
-    pub fn from_lambda(m: &SqsMessage) -> Message {
-        Message {
-            id: m.message_id.clone().unwrap_or_default(),
-            receipt: m.receipt_handle.clone().unwrap_or_default(),
-            body: m.body.clone().unwrap_or_default(),
-            receive_count: parse_receive_count(
-                m.attributes
-                    .get("ApproximateReceiveCount")
-                    .map(String::as_str),
-            ),
-        }
-    }
-}
-
-pub(crate) fn parse_receive_count(attribute: Option<&str>) -> u32 {
+/// The receive count of a message from its `ApproximateReceiveCount` attribute: 1 when
+/// the attribute is missing or invalid.
+pub fn parse_receive_count(attribute: Option<&str>) -> u32 {
     attribute.and_then(|v| v.parse().ok()).unwrap_or(1)
 }
 

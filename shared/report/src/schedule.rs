@@ -16,8 +16,7 @@
 //! `{"catalogs": [...]}`, `"reference"`, `"current"`, `"as_of": "YYYY-MM-DD"`. The report
 //! date is `as_of`, else the event's `time`, else today (UTC).
 
-use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use sightline_core::Settings;
 use sightline_queue::Queue;
@@ -149,17 +148,18 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Runs the report for every catalog the event (or the settings) names. Every catalog
-    /// is attempted; the first error is returned after the others ran.
+    /// Runs the report for every catalog a scheduled event's `detail` (or the settings)
+    /// names; `time` is the event's time. Every catalog is attempted; the first error is
+    /// returned after the others ran. (The Lambda adapter unpacks the EventBridge event.)
     pub async fn handle(
         &self,
-        event: EventBridgeEvent,
+        detail: &serde_json::Value,
+        time: Option<DateTime<Utc>>,
     ) -> Result<Vec<CatalogOutcome>, ReportError> {
-        let detail: ScheduleDetail =
-            serde_json::from_value(event.detail.clone()).unwrap_or_default();
+        let detail: ScheduleDetail = serde_json::from_value(detail.clone()).unwrap_or_default();
         let as_of = detail
             .as_of
-            .or(event.time.map(|t| t.date_naive()))
+            .or(time.map(|t| t.date_naive()))
             .unwrap_or_else(|| Utc::now().date_naive());
         let catalogs = match (&detail.catalog, &detail.catalogs) {
             (Some(c), _) => vec![c.clone()],
@@ -258,9 +258,9 @@ mod tests {
     #[test]
     fn the_sample_event_parses() {
         let text = include_str!("../../../events/eventbridge-scheduled-report.json");
-        let e: EventBridgeEvent = serde_json::from_str(text).unwrap();
-        assert_eq!(e.detail_type, "Scheduled Event");
-        let d: ScheduleDetail = serde_json::from_value(e.detail).unwrap();
+        let e: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(e["detail-type"], "Scheduled Event");
+        let d: ScheduleDetail = serde_json::from_value(e["detail"].clone()).unwrap();
         assert_eq!(d.catalog.as_deref(), Some("retail"));
     }
 }
