@@ -193,19 +193,6 @@ mod tests {
 
     const GREY: Rgb = [128, 128, 128];
 
-    fn flat(w: u32, h: u32, c: Rgb) -> RgbImage {
-        RgbImage {
-            width: w,
-            height: h,
-            pixels: c.repeat((w * h) as usize),
-        }
-    }
-
-    fn px(img: &RgbImage, x: u32, y: u32) -> Rgb {
-        let o = ((y * img.width + x) * 3) as usize;
-        [img.pixels[o], img.pixels[o + 1], img.pixels[o + 2]]
-    }
-
     fn det(label: &str, score: f32, b: [f32; 4]) -> Detection {
         Detection {
             class_id: 0,
@@ -221,7 +208,8 @@ mod tests {
     /// Pixels that differ between two images of the same size, as (x, y).
     fn changed(a: &RgbImage, b: &RgbImage) -> HashSet<(u32, u32)> {
         let all = (0..a.height).flat_map(|y| (0..a.width).map(move |x| (x, y)));
-        all.filter(|&(x, y)| px(a, x, y) != px(b, x, y)).collect()
+        all.filter(|&(x, y)| a.pixel(x, y) != b.pixel(x, y))
+            .collect()
     }
 
     /// Every pixel of columns `x0..x1`, rows `y0..y1`.
@@ -248,7 +236,7 @@ mod tests {
 
     #[test]
     fn an_outline_changes_exactly_its_band() {
-        let (orig, t) = (flat(50, 40, GREY), 3);
+        let (orig, t) = (RgbImage::filled(50, 40, GREY), 3);
         let mut img = orig.clone();
         with_canvas(&mut img, |c| {
             let r = PixelRect::covering([10.0, 5.0, 30.0, 25.0], 50, 40).unwrap();
@@ -257,7 +245,7 @@ mod tests {
         let inner = area(10 + t, 5 + t, 30 - t, 25 - t);
         let band: HashSet<_> = area(10, 5, 30, 25).difference(&inner).copied().collect();
         assert_eq!(changed(&orig, &img), band);
-        assert!(band.iter().all(|&(x, y)| px(&img, x, y) == PALETTE[0]));
+        assert!(band.iter().all(|&(x, y)| img.pixel(x, y) == PALETTE[0]));
         // Thinner than the outline: the box is filled, nothing else.
         let mut img = orig.clone();
         with_canvas(&mut img, |c| {
@@ -270,7 +258,7 @@ mod tests {
     #[test]
     fn a_detection_changes_its_outline_and_its_tag_only() {
         let p = painter();
-        let orig = flat(400, 300, GREY);
+        let orig = RgbImage::filled(400, 300, GREY);
         let mut img = orig.clone();
         p.draw_detections(
             &mut img,
@@ -289,7 +277,7 @@ mod tests {
             .copied()
             .collect();
         let diff = changed(&orig, &img);
-        assert!(band.iter().all(|&(x, y)| px(&img, x, y) == color));
+        assert!(band.iter().all(|&(x, y)| img.pixel(x, y) == color));
         let outside: Vec<_> = diff
             .difference(&band)
             .filter(|p| !tag_px.contains(p))
@@ -299,11 +287,11 @@ mod tests {
         let ink = text_color_on(color);
         let inked = tag_px
             .iter()
-            .filter(|&&(x, y)| px(&img, x, y) == ink)
+            .filter(|&&(x, y)| img.pixel(x, y) == ink)
             .count();
         let filled = tag_px
             .iter()
-            .filter(|&&(x, y)| px(&img, x, y) == color)
+            .filter(|&&(x, y)| img.pixel(x, y) == color)
             .count();
         assert!(inked > 40 && filled > tag_px.len() / 2, "{inked} {filled}");
     }
@@ -320,31 +308,31 @@ mod tests {
         let tag = tag_rect(r, 500, 16, 200);
         assert_eq!((tag.left(), tag.top(), tag.width()), (0, 24, 200));
         // Drawn: the tag's pixels at the top right are the label's colour.
-        let mut img = flat(200, 100, GREY);
+        let mut img = RgbImage::filled(200, 100, GREY);
         painter().draw_detections(&mut img, &[det("car", 0.5, [170.0, 0.0, 200.0, 50.0])]);
-        assert_eq!(px(&img, 199, 1), label_color("car"));
-        assert_eq!(px(&img, 120, 1), GREY);
+        assert_eq!(img.pixel(199, 1), label_color("car"));
+        assert_eq!(img.pixel(120, 1), GREY);
     }
 
     #[test]
     fn outlines_never_cover_tags() {
         let (cat, dog) = (label_color("cat"), label_color("dog"));
         assert_ne!(cat, dog);
-        let mut img = flat(300, 300, GREY);
+        let mut img = RgbImage::filled(300, 300, GREY);
         // "cat"'s tag (above y = 50) crosses "dog"'s top outline (rows 45..47).
         let a = det("cat", 0.9, [50.0, 50.0, 250.0, 250.0]);
         let b = det("dog", 0.8, [60.0, 45.0, 250.0, 250.0]);
         painter().draw_detections(&mut img, &[a, b]);
-        assert_eq!(px(&img, 200, 46), dog);
+        assert_eq!(img.pixel(200, 46), dog);
         for x in 60..90 {
-            assert_ne!(px(&img, x, 46), dog, "{x}");
+            assert_ne!(img.pixel(x, 46), dog, "{x}");
         }
     }
 
     #[test]
     fn caption_draws_inside_its_bar_only() {
         let p = painter();
-        let orig = flat(320, 240, GREY);
+        let orig = RgbImage::filled(320, 240, GREY);
         let mut img = orig.clone();
         p.draw_caption(&mut img, "Egyptian cat 0.71");
         let (tw, _) = text_size(PxScale::from(12.0), &p.font, "Egyptian cat 0.71");
@@ -358,23 +346,23 @@ mod tests {
             (0, bar_h - 1),
             (bar_w - 1, bar_h - 1),
         ] {
-            assert_eq!(px(&img, x, y), CAPTION_BACKGROUND, "({x}, {y})");
+            assert_eq!(img.pixel(x, y), CAPTION_BACKGROUND, "({x}, {y})");
         }
         let ink = bar
             .iter()
-            .filter(|&&(x, y)| px(&img, x, y)[0] > 200)
+            .filter(|&&(x, y)| img.pixel(x, y)[0] > 200)
             .count();
         assert!(ink > 60, "{ink}");
         // Two lines: a bar one line taller, text on both.
         let mut two = orig.clone();
         p.draw_caption(&mut two, "a\nb");
         let line_h = 12 + pad;
-        assert_eq!(px(&two, 0, 2 * line_h + pad - 1), CAPTION_BACKGROUND);
-        assert_eq!(px(&two, 0, 2 * line_h + pad), GREY);
+        assert_eq!(two.pixel(0, 2 * line_h + pad - 1), CAPTION_BACKGROUND);
+        assert_eq!(two.pixel(0, 2 * line_h + pad), GREY);
         let lit = |y0: u32| {
             area(0, y0, 20, y0 + line_h)
                 .iter()
-                .any(|&(x, y)| px(&two, x, y)[0] > 200)
+                .any(|&(x, y)| two.pixel(x, y)[0] > 200)
         };
         assert!(lit(pad) && lit(pad + line_h));
         // Empty text: nothing.
@@ -386,7 +374,7 @@ mod tests {
     #[test]
     fn odd_boxes_and_images_are_clipped_or_skipped() {
         let p = painter();
-        let orig = flat(64, 48, GREY);
+        let orig = RgbImage::filled(64, 48, GREY);
         for b in [
             [f32::NAN, 0.0, 10.0, 10.0],
             [0.0, 0.0, f32::INFINITY, 10.0],
@@ -406,15 +394,15 @@ mod tests {
         );
         let c = label_color("x");
         assert_eq!(
-            (px(&img, 0, 24), px(&img, 63, 24), px(&img, 32, 47)),
+            (img.pixel(0, 24), img.pixel(63, 24), img.pixel(32, 47)),
             (c, c, c)
         );
-        assert_eq!(px(&img, 32, 24), GREY);
+        assert_eq!(img.pixel(32, 24), GREY);
         // Text wider than the image, a 1-pixel image, an inconsistent image: no panic.
         let long = "w".repeat(1000);
         p.draw_detections(&mut img, &[det(&long, 0.1, [1.0, 1.0, 2.0, 2.0])]);
         p.draw_caption(&mut img, &long);
-        let mut one = flat(1, 1, GREY);
+        let mut one = RgbImage::filled(1, 1, GREY);
         p.draw_detections(&mut one, &[det("x", 0.1, [0.0, 0.0, 1.0, 1.0])]);
         p.draw_caption(&mut one, "caption\nsecond");
         let mut bad = RgbImage {
@@ -425,7 +413,7 @@ mod tests {
         p.draw_detections(&mut bad, &[det("x", 0.1, [0.0, 0.0, 5.0, 5.0])]);
         p.draw_caption(&mut bad, "x");
         assert_eq!(bad.pixels, vec![0; 5]);
-        let mut empty = flat(0, 0, GREY);
+        let mut empty = RgbImage::filled(0, 0, GREY);
         p.draw_caption(&mut empty, "x");
     }
 }

@@ -34,6 +34,28 @@ pub struct RgbImage {
 }
 
 impl RgbImage {
+    /// A `width` × `height` image of one colour.
+    pub fn filled(width: u32, height: u32, rgb: [u8; 3]) -> RgbImage {
+        RgbImage {
+            width,
+            height,
+            pixels: rgb.repeat(width as usize * height as usize),
+        }
+    }
+
+    /// The pixel at (`x`, `y`).
+    ///
+    /// # Panics
+    /// When (`x`, `y`) lies outside the image.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        assert!(
+            x < self.width && y < self.height,
+            "pixel ({x}, {y}) outside the image"
+        );
+        let o = (y as usize * self.width as usize + x as usize) * 3;
+        [self.pixels[o], self.pixels[o + 1], self.pixels[o + 2]]
+    }
+
     /// Aspect ratio, mean luma and luma standard deviation (ITU-R BT.601 weights, 0..255),
     /// from a regular grid of at most ~65 536 pixels (every pixel of images up to that
     /// size): cheap enough to compute for every image, precise to well under one grey

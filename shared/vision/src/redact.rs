@@ -295,25 +295,12 @@ mod tests {
         }
     }
 
-    fn flat(w: u32, h: u32, c: Rgb) -> RgbImage {
-        RgbImage {
-            width: w,
-            height: h,
-            pixels: c.repeat((w * h) as usize),
-        }
-    }
-
-    fn px(img: &RgbImage, x: u32, y: u32) -> Rgb {
-        let o = ((y * img.width + x) * 3) as usize;
-        [img.pixels[o], img.pixels[o + 1], img.pixels[o + 2]]
-    }
-
     /// Pixels that differ between two images of the same size, as (x, y).
     fn changed(a: &RgbImage, b: &RgbImage) -> Vec<(u32, u32)> {
         let mut out = Vec::new();
         for y in 0..a.height {
             for x in 0..a.width {
-                if px(a, x, y) != px(b, x, y) {
+                if a.pixel(x, y) != b.pixel(x, y) {
                     out.push((x, y));
                 }
             }
@@ -339,10 +326,10 @@ mod tests {
             redact(&mut img, &[b], RedactStyle::default(), 0.0);
             assert!(img == orig, "{b:?}");
         }
-        let mut one = flat(1, 1, GREY);
+        let mut one = RgbImage::filled(1, 1, GREY);
         let whole = [[0.0, 0.0, 1.0, 1.0]];
         redact(&mut one, &whole, RedactStyle::Blur { radius: 3 }, 1.0);
-        assert!(one == flat(1, 1, GREY));
+        assert!(one == RgbImage::filled(1, 1, GREY));
         let mut bad = RgbImage {
             width: 10,
             height: 10,
@@ -425,13 +412,13 @@ mod tests {
         let mut distinct = std::collections::HashSet::new();
         for y in 20..180 {
             for x in 20..180 {
-                distinct.insert(px(&img, x, y));
+                distinct.insert(img.pixel(x, y));
             }
         }
         assert!(distinct.len() <= 64, "{}", distinct.len());
         // Each cell is flat.
-        assert_eq!(px(&img, 20, 20), px(&img, 39, 39));
-        assert_ne!(px(&img, 20, 20), px(&img, 40, 20));
+        assert_eq!(img.pixel(20, 20), img.pixel(39, 39));
+        assert_ne!(img.pixel(20, 20), img.pixel(40, 20));
     }
 
     #[test]
