@@ -33,6 +33,13 @@ pub enum StorageError {
     /// …). See [`StorageError::disposition`] for why the latter is still retried.
     #[error(transparent)]
     S3(#[from] AwsError),
+    /// A conditional write found the object not as expected (another writer got there
+    /// first): re-read it and decide again.
+    #[error("object {key} changed since it was read (conditional write refused)")]
+    PreconditionFailed {
+        /// The key.
+        key: String,
+    },
     /// A local file-system error other than "not found".
     #[error("local storage I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -58,7 +65,9 @@ impl StorageError {
             StorageError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Disposition::Permanent(ErrorKind::NotFound)
             }
-            StorageError::S3(_) | StorageError::Io(_) => Disposition::Transient,
+            StorageError::S3(_) | StorageError::Io(_) | StorageError::PreconditionFailed { .. } => {
+                Disposition::Transient
+            }
         }
     }
 }

@@ -33,6 +33,15 @@ pub struct Object {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
+/// What a conditional write ([`Store::put_if`]) expects to find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// No object at the key (create only).
+    Absent,
+    /// The object with this ETag (as [`Store::get`] or [`Store::head`] returned it).
+    Etag(String),
+}
+
 /// An object store: a local folder or S3. Cloning is cheap (the backends share their state).
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -69,6 +78,25 @@ impl Store {
         match self {
             Store::Local(s) => s.put(key, body).await,
             Store::S3(s) => s.put(bucket, key, body, content_type).await,
+        }
+    }
+
+    /// Writes a whole object only when it is as `expect` says, atomically with respect to
+    /// other conditional writers: S3 `If-None-Match: *` / `If-Match: <etag>`; a local store
+    /// holds an exclusive lock on a hidden lock file beside the object while it compares
+    /// and renames. Fails with [`StorageError::PreconditionFailed`] when the object is not
+    /// as expected (it exists, it is missing, or its ETag changed).
+    pub async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+        expect: &Precondition,
+    ) -> Result<(), StorageError> {
+        match self {
+            Store::Local(s) => s.put_if(key, body, expect).await,
+            Store::S3(s) => s.put_if(bucket, key, body, content_type, expect).await,
         }
     }
 
@@ -406,5 +434,87 @@ mod tests {
             .unwrap();
         assert_eq!(&got.bytes[..], b"x");
         assert!(store.get("local", "a/b.jpg", 10).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn conditional_writes_create_once_and_compare_etags() {
+        let (_dir, store) = store();
+        let put = |body: &'static str, expect: Precondition| {
+            let store = store.clone();
+            async move {
+                let body = Bytes::from_static(body.as_bytes());
+                store
+                    .put_if("b", "alias.json", body, "application/json", &expect)
+                    .await
+            }
+        };
+        put("v1", Precondition::Absent).await.unwrap();
+        let again = put("v1bis", Precondition::Absent).await;
+        assert!(
+            matches!(again, Err(StorageError::PreconditionFailed { .. })),
+            "{again:?}"
+        );
+        let etag = store.head("b", "alias.json").await.unwrap().etag.unwrap();
+        put("v2", Precondition::Etag(etag.clone())).await.unwrap();
+        let stale = put("v3", Precondition::Etag(etag)).await;
+        assert!(matches!(
+            stale,
+            Err(StorageError::PreconditionFailed { .. })
+        ));
+        let missing = store
+            .put_if(
+                "b",
+                "other.json",
+                Bytes::new(),
+                "",
+                &Precondition::Etag("x".into()),
+            )
+            .await;
+        assert!(matches!(
+            missing,
+            Err(StorageError::PreconditionFailed { .. })
+        ));
+        assert_eq!(
+            &store.get("b", "alias.json", 10).await.unwrap().bytes[..],
+            b"v2"
+        );
+        let keys: Vec<String> = store
+            .list("b", "")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(keys, ["alias.json"], "the lock file is not listed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn of_concurrent_writers_expecting_one_etag_exactly_one_wins() {
+        let (_dir, store) = store();
+        store
+            .put("b", "alias.json", Bytes::from_static(b"v0"), "")
+            .await
+            .unwrap();
+        let etag = store.head("b", "alias.json").await.unwrap().etag.unwrap();
+        let writers = (0..16).map(|i| {
+            let (store, expect) = (store.clone(), Precondition::Etag(etag.clone()));
+            tokio::spawn(async move {
+                let body = Bytes::from(format!("writer {i}"));
+                store
+                    .put_if("b", "alias.json", body, "", &expect)
+                    .await
+                    .is_ok()
+            })
+        });
+        let won = futures_count(writers).await;
+        assert_eq!(won, 1);
+    }
+
+    async fn futures_count(tasks: impl Iterator<Item = tokio::task::JoinHandle<bool>>) -> usize {
+        let mut won = 0;
+        for t in tasks {
+            won += usize::from(t.await.unwrap());
+        }
+        won
     }
 }

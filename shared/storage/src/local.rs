@@ -10,7 +10,7 @@ use sightline_core::ObjectRef;
 use tokio::io::AsyncReadExt;
 use walkdir::{DirEntry, WalkDir};
 
-use crate::{Object, Result, StorageError};
+use crate::{Object, Precondition, Result, StorageError};
 
 /// Suffix of the temporary files written by [`LocalStore`] puts; [`LocalStore`] lists skip them.
 const TMP_SUFFIX: &str = ".sightline-tmp";
@@ -138,6 +138,49 @@ impl LocalStore {
             let _ = tokio::fs::remove_file(&tmp).await;
         }
         Ok(written?)
+    }
+
+    /// Compare-and-write under an exclusive lock on `.<name>.lock` + [`TMP_SUFFIX`] beside
+    /// the object (an OS advisory lock: released when the process dies, so a crash leaves
+    /// no stale lock; lists skip the file).
+    pub(crate) async fn put_if(&self, key: &str, body: Bytes, expect: &Precondition) -> Result<()> {
+        let path = self.path(key)?;
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(StorageError::InvalidKey {
+                key: key.to_owned(),
+            });
+        };
+        tokio::fs::create_dir_all(dir).await?;
+        let lock_path = dir.join(format!(".{}.lock{TMP_SUFFIX}", name.to_string_lossy()));
+        let lock = tokio::task::spawn_blocking(move || -> io::Result<std::fs::File> {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(lock_path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| StorageError::Io(io::Error::other(e)))??;
+        let current = match tokio::fs::metadata(&path).await {
+            Ok(meta) => Some(fingerprint(&meta).0),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e.into()),
+        };
+        let as_expected = match expect {
+            Precondition::Absent => current.is_none(),
+            Precondition::Etag(etag) => current.as_deref() == Some(etag.as_str()),
+        };
+        let written = if as_expected {
+            self.put(key, body).await
+        } else {
+            Err(StorageError::PreconditionFailed {
+                key: key.to_owned(),
+            })
+        };
+        drop(lock);
+        written
     }
 
     pub(crate) async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRef> {

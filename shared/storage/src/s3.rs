@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sightline_aws::{AwsError, Class};
 use sightline_core::{unquote_etag, ObjectRef};
 
-use crate::{Object, Result, StorageError};
+use crate::{Object, Precondition, Result, StorageError};
 
 /// Amazon S3, or an S3-compatible endpoint (moto, MinIO), through `aws-sdk-s3`.
 #[derive(Debug, Clone)]
@@ -90,6 +90,33 @@ impl S3Store {
         Ok(())
     }
 
+    pub(crate) async fn put_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        mime: &str,
+        expect: &Precondition,
+    ) -> Result<()> {
+        let request = self.client.put_object().bucket(bucket).key(key);
+        let request = match expect {
+            Precondition::Absent => request.if_none_match("*"),
+            Precondition::Etag(etag) => request.if_match(format!("\"{etag}\"")),
+        };
+        let sent = request
+            .content_type(mime)
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        sent.map_err(|e| match error("put_object", bucket, key, &e) {
+            // If-Match on a missing object answers 404: not as expected either.
+            StorageError::NotFound { .. } => precondition_failed(key),
+            StorageError::S3(e) if is_precondition(&e) => precondition_failed(key),
+            other => other,
+        })?;
+        Ok(())
+    }
+
     pub(crate) async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectRef>> {
         let mut pages = self
             .client
@@ -157,6 +184,21 @@ async fn read_body(
 
 fn to_chrono(t: &AwsDateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+/// S3's answers to a refused conditional write: 412 `PreconditionFailed`, or 409
+/// `ConditionalRequestConflict` when another conditional write to the key is in flight.
+fn is_precondition(e: &AwsError) -> bool {
+    matches!(
+        e.code.as_deref(),
+        Some("PreconditionFailed" | "ConditionalRequestConflict")
+    ) || matches!(e.status, Some(412 | 409))
+}
+
+fn precondition_failed(key: &str) -> StorageError {
+    StorageError::PreconditionFailed {
+        key: key.to_owned(),
+    }
 }
 
 /// A failed S3 call about `bucket/key` (or `bucket/prefix`), as classified by
