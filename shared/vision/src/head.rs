@@ -85,7 +85,7 @@ impl HeadSession {
             model: self.name.clone(),
             message,
         };
-        if self.dim == 0 || embeddings.len() % self.dim != 0 {
+        if self.dim == 0 || !embeddings.len().is_multiple_of(self.dim) {
             return Err(err(format!(
                 "{} values are not rows of {}",
                 embeddings.len(),
