@@ -1,5 +1,6 @@
 //! `sightline`: the command line. Embedded runs (`run`, `demo`), the container worker
-//! (`worker`), `backfill`, `annotate`, `eval`, `report` and `bench-infer`. All logic
+//! (`worker`), `backfill`, `annotate`, `eval`, `report`, `retrain`, `models` and
+//! `bench-infer`. All logic
 //! lives in the `shared/` crates; each command has its module here.
 //!
 //! Exit status: 0 done, 1 error, 2 usage (clap), 3 partial failure (objects
@@ -7,12 +8,15 @@
 
 mod annotate;
 mod bench;
+mod bucket;
 mod demo;
 mod eval;
 mod folder;
 mod logging;
+mod models;
 mod outcome;
 mod report;
+mod retrain;
 mod sqs;
 
 use std::path::PathBuf;
@@ -70,6 +74,11 @@ enum Command {
     /// Model-quality report: metrics against labels, drift between two windows, HTML +
     /// JSON + Parquet outputs, a retrain request when quality drops.
     Report(report::ReportArgs),
+    /// Train a new head for a catalog from its labelled rows, gate it against the
+    /// champion and register it (`--cv K`: cross-validate the recipe instead).
+    Retrain(retrain::RetrainArgs),
+    /// The catalog heads in the registry: list, show, promote, rollback.
+    Models(models::ModelsArgs),
     /// Inference alone on preprocessed tensors, all inference threads busy: the ceiling
     /// for end-to-end throughput.
     BenchInfer {
@@ -122,6 +131,8 @@ async fn dispatch(command: Command) -> Result<Outcome> {
         Command::Eval(args) => done(eval::run(settings, args).await),
         Command::EvalDetect(args) => done(eval::detect(settings, args).await),
         Command::Report(args) => report::run(settings, args).await,
+        Command::Retrain(args) => retrain::run(settings, args).await,
+        Command::Models(args) => models::run(args).await,
         Command::BenchInfer {
             model,
             images,

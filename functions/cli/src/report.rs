@@ -3,8 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use bytes::Bytes;
+use anyhow::Result;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, ValueEnum};
 use sightline_core::Settings;
@@ -12,8 +11,8 @@ use sightline_quality::DriftStatus;
 use sightline_queue::{MemoryQueue, Queue, SqsQueue};
 use sightline_report::schedule::ReportSettings;
 use sightline_report::{run_report, Report, ReportOutputs, ReportTarget};
-use sightline_storage::{LocalStore, S3Store, Store};
 
+use crate::bucket::{upload_labels, BucketArgs};
 use crate::outcome::Outcome;
 
 /// Arguments of `sightline report`.
@@ -22,13 +21,10 @@ pub struct ReportArgs {
     /// Catalog to report on.
     #[arg(long)]
     catalog: String,
-    /// Folder used as the bucket (what `sightline run --output` wrote): results are read
-    /// from it and the report is written into it.
-    #[arg(long, conflicts_with = "bucket")]
-    output: Option<PathBuf>,
-    /// S3 bucket instead of a folder (endpoint and credentials from the AWS environment).
-    #[arg(long)]
-    bucket: Option<String>,
+    /// The bucket (`--output <folder>` or `--bucket <name>`): results are read from it
+    /// and the report is written into it.
+    #[command(flatten)]
+    place: BucketArgs,
     /// Reference window, e.g. `dates=-7..-1`, `dates=2026-11-01..2026-11-20`,
     /// `model_version=1.0.0`, `prefix=baseline/`, `all` [default: dates=-7..-1].
     #[arg(long)]
@@ -84,8 +80,8 @@ impl FailOn {
 /// Runs the report, prints it (text or JSON) and where it went.
 pub async fn run(settings: Settings, a: ReportArgs) -> Result<Outcome> {
     let rs = report_settings(&a)?;
-    let (store, bucket) = open_store(&a).await?;
-    upload_labels(&a, &store, &bucket).await?;
+    let (store, bucket) = a.place.open().await?;
+    upload_labels(&store, &bucket, &a.catalog, &a.labels).await?;
     let as_of = a.as_of.unwrap_or_else(|| Utc::now().date_naive());
     let mut cfg = rs.config(&a.catalog, as_of, &settings.incoming_prefix);
     if let Some(r) = &a.reference {
@@ -108,11 +104,7 @@ pub async fn run(settings: Settings, a: ReportArgs) -> Result<Outcome> {
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        let place = |key: &str| match &a.output {
-            Some(dir) => dir.join(key).display().to_string(),
-            None => format!("s3://{bucket}/{key}"),
-        };
-        print_text(&report, &out, &place);
+        print_text(&report, &out, &|key: &str| a.place.place(key));
         print_retrain(&report, rs.retrain_queue_url.as_deref())?;
     }
     Ok(match a.fail_on {
@@ -136,40 +128,6 @@ fn report_settings(a: &ReportArgs) -> Result<ReportSettings> {
             .and_then(|(_, v)| (*v).clone())
             .or_else(|| std::env::var(k).ok())
     })?)
-}
-
-/// The store and bucket the report reads and writes: the `--output` folder or the
-/// `--bucket`.
-async fn open_store(a: &ReportArgs) -> Result<(Store, String)> {
-    match (&a.output, &a.bucket) {
-        (Some(dir), None) => {
-            if !dir.is_dir() {
-                bail!(
-                    "{} is not a folder (run `sightline run --output` first)",
-                    dir.display()
-                );
-            }
-            Ok((
-                Store::Local(LocalStore::new(dir)),
-                sightline_pipeline::embedded::LOCAL_BUCKET.to_string(),
-            ))
-        }
-        (None, Some(b)) => Ok((Store::S3(S3Store::from_env().await), b.clone())),
-        _ => bail!("give --output <folder> or --bucket <name>"),
-    }
-}
-
-/// Copies the `--labels` files under `labels/<catalog>/`.
-async fn upload_labels(a: &ReportArgs, store: &Store, bucket: &str) -> Result<()> {
-    for path in &a.labels {
-        let name = path.file_name().context("labels path has no file name")?;
-        let key = format!("labels/{}/{}", a.catalog, name.to_string_lossy());
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        store
-            .put(bucket, &key, Bytes::from(bytes), "application/octet-stream")
-            .await?;
-    }
-    Ok(())
 }
 
 /// The text table: windows, metrics, status with the tests that warned or alerted,

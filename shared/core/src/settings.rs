@@ -38,6 +38,10 @@ pub struct Settings {
     pub intra_threads: usize,
     /// Execution provider: `cpu` or `cuda`. `SIGHTLINE_EXECUTION_PROVIDER`; default `cpu`.
     pub execution_provider: String,
+    /// Seconds between checks of a catalog's champion head in the registry (a promotion
+    /// is served at most this long after it happened; 0 checks every batch).
+    /// `SIGHTLINE_HEAD_REFRESH_SECS`; default 30.
+    pub head_refresh_secs: u64,
 }
 
 impl Default for Settings {
@@ -56,6 +60,7 @@ impl Default for Settings {
             infer_threads: cpus,
             intra_threads: 1,
             execution_provider: "cpu".into(),
+            head_refresh_secs: 30,
         }
     }
 }
@@ -92,6 +97,7 @@ impl Settings {
         );
         num("SIGHTLINE_MAX_OBJECT_BYTES", &mut s.max_object_bytes)?;
         num("SIGHTLINE_MAX_IMAGE_PIXELS", &mut s.max_image_pixels)?;
+        num("SIGHTLINE_HEAD_REFRESH_SECS", &mut s.head_refresh_secs)?;
         num("SIGHTLINE_FETCH_CONCURRENCY", &mut fc)?;
         num("SIGHTLINE_INFER_BATCH", &mut ib)?;
         num("SIGHTLINE_INFER_THREADS", &mut it)?;

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use sightline_core::Detection;
+use sightline_vision::classify::Classification;
 use sightline_vision::detect::decode_rows;
 use sightline_vision::face::decode_blazeface;
 use sightline_vision::preprocess::LetterboxGeometry;
@@ -33,17 +34,19 @@ pub struct Findings {
 }
 
 /// Turns one image's model outputs into findings. A model of the plan without an output
-/// in `outputs` contributes nothing.
+/// in `outputs` contributes nothing. `head`: the catalog's trained head's classification
+/// of the embedding, which replaces the classifier's own labels and tags.
 pub fn analyze(
     plan: &CatalogPlan,
     models: &ModelSet,
     outputs: &HashMap<ModelId, ModelOutput>,
     frame: ImageFrame,
+    head: Option<Classification>,
 ) -> Findings {
     let mut a = Analysis::default();
     if let Some(c) = &plan.classifier {
         if let Some(out) = outputs.get(&c.model) {
-            let classification = c.classifier.classify(&out.logits);
+            let classification = head.unwrap_or_else(|| c.classifier.classify(&out.logits));
             (a.labels, a.tags) = (classification.labels, classification.tags);
             a.embedding = out.embedding.clone();
         }

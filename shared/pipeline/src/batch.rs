@@ -8,6 +8,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use sightline_core::{ResultRow, WorkItem};
 use sightline_queue::{parse_body, Message};
 
+use crate::heads::BatchHeads;
 use crate::outcome::{ItemOutcome, Settled};
 use crate::prepare::{PrepareResult, Prepared};
 use crate::Pipeline;
@@ -44,7 +45,9 @@ impl Pipeline {
     pub async fn process_messages(&self, messages: &[Message]) -> BatchReport {
         let mut report = BatchReport::default();
         let intake = self.intake(messages, &mut report);
-        let outcomes = self.process_items(intake.items).await;
+        // Boxed: the stage futures nest deeply, and a binary that awaits this inside the
+        // Lambda runtime's future otherwise hits rustc's query depth limit.
+        let outcomes = Box::pin(self.process_items(intake.items)).await;
         let mut retry: HashSet<usize> = HashSet::new();
         for (o, &m) in outcomes.iter().zip(&intake.owners) {
             if let ItemOutcome::Retry(reason) = o {
@@ -114,6 +117,7 @@ impl Pipeline {
     /// outcome per item, in order.
     pub async fn process_items(&self, items: Vec<WorkItem>) -> Vec<ItemOutcome> {
         let n = items.len();
+        let heads = self.batch_heads(&items).await;
         let mut out: Vec<Option<ItemOutcome>> = vec![None; n];
         let fetch = self.settings.fetch_concurrency.max(1);
         let batch = self.settings.infer_batch.max(1);
@@ -131,7 +135,7 @@ impl Pipeline {
             }
             while !ready.is_empty() && inferring.len() < slots {
                 let take = ready.len().min(batch);
-                inferring.push(self.infer_chunk(ready.drain(..take).collect(), &items));
+                inferring.push(self.infer_chunk(ready.drain(..take).collect(), &items, &heads));
             }
             if preparing.is_empty() && inferring.is_empty() {
                 break;
@@ -150,5 +154,34 @@ impl Pipeline {
         out.into_iter()
             .map(|o| o.unwrap_or_else(|| ItemOutcome::Retry("item was not processed".into())))
             .collect()
+    }
+
+    /// The champion head of every (results bucket, catalog) among `items` that has one.
+    async fn batch_heads(&self, items: &[WorkItem]) -> BatchHeads {
+        let mut heads = BatchHeads::new();
+        for item in items {
+            let key = self.head_key(item);
+            if heads.contains_key(&key) {
+                continue;
+            }
+            let Some(plan) = self.plans.get(&item.catalog) else {
+                continue;
+            };
+            let Some(c) = &plan.classifier else { continue };
+            let backbone = (
+                self.plans.models().get(c.model).manifest.name.as_str(),
+                plan.embedding_dim,
+            );
+            if let Some(h) = self.heads.current(&key.0, plan, backbone).await {
+                heads.insert(key, h);
+            }
+        }
+        heads
+    }
+
+    /// Where an item's head is looked up: its results bucket and catalog.
+    pub(crate) fn head_key(&self, item: &WorkItem) -> (String, String) {
+        let bucket = self.settings.results_bucket_for(&item.object.bucket);
+        (bucket.to_string(), item.catalog.clone())
     }
 }

@@ -8,6 +8,7 @@ use sightline_core::WorkItem;
 use sightline_vision::{ModelOutput, VisionError};
 
 use crate::analyze::{analyze, ImageFrame};
+use crate::heads::BatchHeads;
 use crate::outcome::{ItemOutcome, Settled};
 use crate::plan::ModelId;
 use crate::prepare::Prepared;
@@ -30,12 +31,13 @@ impl Pipeline {
         &self,
         chunk: Vec<Prepared<'_>>,
         items: &[WorkItem],
+        heads: &BatchHeads,
     ) -> Vec<Settled> {
         let outputs = self.run_models(&chunk).await;
         let finished = chunk
             .into_iter()
             .zip(outputs)
-            .map(|(p, out)| self.finish(p, out, items));
+            .map(|(p, out)| self.finish(p, out, items, heads));
         join_all(finished).await
     }
 
@@ -81,12 +83,14 @@ impl Pipeline {
         results
     }
 
-    /// Findings → redacted copy (if the catalog redacts) → row.
+    /// Findings (labels from the catalog's head when it serves one) → redacted copy (if the
+    /// catalog redacts) → row.
     async fn finish(
         &self,
         mut p: Prepared<'_>,
         outputs: Result<ImageOutputs, VisionError>,
         items: &[WorkItem],
+        heads: &BatchHeads,
     ) -> Settled {
         let index = p.index;
         let item = &items[index];
@@ -103,7 +107,25 @@ impl Pipeline {
             detector: plan.detector.as_ref().and_then(|d| p.geometry(d.model)),
             faces: plan.faces.as_ref().and_then(|f| p.geometry(f.model)),
         };
-        let mut findings = analyze(plan, self.plans.models(), &outputs.by_model, frame);
+        let head = heads.get(&self.head_key(item));
+        let classified = match (head, plan.embedding_of(&outputs.by_model)) {
+            (Some(h), Some(embedding)) => match h.classify(embedding) {
+                Ok(c) => {
+                    (p.ctx.model, p.ctx.model_version) =
+                        plan.columns_with_head(&h.model, &h.model_version);
+                    Some(c)
+                }
+                Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e.into())),
+            },
+            _ => None,
+        };
+        let mut findings = analyze(
+            plan,
+            self.plans.models(),
+            &outputs.by_model,
+            frame,
+            classified,
+        );
         if let Some(image) = p.image.take() {
             match self.write_redacted(item, image, &findings.faces).await {
                 Ok(key) => findings.analysis.redacted_key = Some(key),

@@ -19,6 +19,7 @@
 pub mod analyze;
 mod batch;
 pub mod embedded;
+pub mod heads;
 mod infer;
 pub mod inference;
 pub mod lambda;

@@ -9,6 +9,7 @@ use sightline_vision::engine::EngineConfig;
 use sightline_vision::{runtime, Engine, ModelRegistry};
 use tokio::sync::Semaphore;
 
+use crate::heads::Heads;
 use crate::inference::Inference;
 use crate::plan::{CatalogPlans, ModelSet};
 use crate::PipelineError;
@@ -26,6 +27,8 @@ pub struct Pipeline {
     pub(crate) sink: Store,
     /// One permit per CPU: decodes running at once.
     pub(crate) cpu: Arc<Semaphore>,
+    /// The catalogs' champion heads, from the registry of the results bucket.
+    pub(crate) heads: Heads,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -139,6 +142,8 @@ impl PipelineBuilder {
         let start = self.inference.unwrap_or_else(|| Box::new(start_engine));
         let inference = start(&self.settings, plans.models())?;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let refresh = std::time::Duration::from_secs(self.settings.head_refresh_secs);
+        let heads = Heads::new(self.sink.clone(), refresh, self.settings.ort_dylib.clone());
         Ok(Pipeline {
             settings: self.settings,
             plans,
@@ -146,6 +151,7 @@ impl PipelineBuilder {
             source: self.source,
             sink: self.sink,
             cpu: Arc::new(Semaphore::new(cpus)),
+            heads,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use sightline_core::{CatalogConfig, Catalogs, DetectorConfig, FaceConfig};
 use sightline_vision::manifest::{LoadedModel, Task};
-use sightline_vision::{Classifier, DetectionFilter, ModelRegistry, VisionError};
+use sightline_vision::{Classifier, DetectionFilter, ModelOutput, ModelRegistry, VisionError};
 
 /// A model of the pipeline: its position in the [`ModelSet`] and in the inference backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -185,6 +185,31 @@ impl CatalogPlan {
             .into_iter()
             .flatten()
             .collect()
+    }
+
+    /// The classifier's embedding among one image's outputs.
+    pub fn embedding_of<'a>(
+        &self,
+        outputs: &'a HashMap<ModelId, ModelOutput>,
+    ) -> Option<&'a [f32]> {
+        let c = self.classifier.as_ref()?;
+        outputs.get(&c.model)?.embedding.as_deref()
+    }
+
+    /// The `model` and `model_version` columns when a head replaces the classifier's
+    /// classes: the classifier's entry (the first) becomes the head's.
+    pub fn columns_with_head(&self, head_model: &str, head_version: &str) -> (String, String) {
+        let swap = |joined: &str, first: &str| {
+            let mut parts: Vec<&str> = joined.split('+').collect();
+            if let Some(p) = parts.first_mut() {
+                *p = first;
+            }
+            parts.join("+")
+        };
+        (
+            swap(&self.model, head_model),
+            swap(&self.model_version, head_version),
+        )
     }
 
     /// Whether the catalog writes face-redacted copies (the decoded image is kept).

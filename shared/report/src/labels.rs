@@ -74,6 +74,9 @@ pub struct GroundTruth {
     /// Class names a labels table gives next to class indices (a `name` column beside
     /// `class_index`), to name classes the model never predicted.
     pub names: HashMap<i32, String>,
+    /// Image key → tag, from a `tag`, `coarse_label` or `group` column beside the class
+    /// (a trained head's classes give these tags).
+    pub tags: HashMap<String, String>,
     /// Label files read.
     pub files: Vec<String>,
 }
@@ -100,6 +103,13 @@ impl GroundTruth {
         Self::candidates(key, catalog, incoming_prefix)
             .iter()
             .find_map(|k| self.classes.get(k))
+    }
+
+    /// The tag a labels table gives the image at `key`, if any.
+    pub fn tag_of(&self, key: &str, catalog: &str, incoming_prefix: &str) -> Option<&String> {
+        Self::candidates(key, catalog, incoming_prefix)
+            .iter()
+            .find_map(|k| self.tags.get(k))
     }
 
     /// The boxes of the image at `key`, if any file labels it.
@@ -175,6 +185,7 @@ impl GroundTruth {
         let class = find(&["label", "class_index", "class_id", "class", "name"])
             .ok_or("no class column (label, class_index, class_id, class or name)")?;
         let name = find(&["name", "class_name"]).filter(|&n| n != class);
+        let tag = find(&["tag", "coarse_label", "group"]);
         for (i, r) in rows.iter().enumerate() {
             let (Some(k), Some(c)) = (r.get(key), r.get(class)) else {
                 return Err(format!("row {} has {} fields", i + 2, r.len()));
@@ -189,6 +200,9 @@ impl GroundTruth {
                         .entry(*i)
                         .or_insert_with(|| n.trim().replace('_', " "));
                 }
+            }
+            if let Some(t) = tag.and_then(|t| r.get(t)).filter(|t| !t.trim().is_empty()) {
+                self.tags.insert(k.trim().to_string(), t.trim().to_string());
             }
             self.classes.insert(k.trim().to_string(), c);
         }

@@ -113,24 +113,78 @@ pub fn metric_rows(r: &Report) -> Vec<MetricRow> {
     out
 }
 
+/// One row of the metrics table, with its keys (what the retrain job writes for a
+/// challenger and its champion, side by side).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRecord {
+    /// When the numbers were computed.
+    pub generated_at: chrono::DateTime<chrono::Utc>,
+    /// Model name(s).
+    pub model: String,
+    /// Model version(s).
+    pub model_version: String,
+    /// What the numbers compare against (a window spec, or `holdout validation`).
+    pub reference: String,
+    /// What was measured (a window spec, or `retrain <version>`).
+    pub current: String,
+    /// Metric name.
+    pub metric: String,
+    /// Class, `None` for whole-window metrics.
+    pub class: Option<String>,
+    /// Value.
+    pub value: Option<f64>,
+    /// Rows behind it.
+    pub support: Option<i64>,
+}
+
 /// The metrics table of a report as Parquet (`None` when it has no metrics).
 pub fn metrics_parquet(r: &Report) -> Result<Option<Bytes>, ReportError> {
-    let rows = metric_rows(r);
-    if rows.is_empty() {
+    let records: Vec<MetricRecord> = metric_rows(r)
+        .into_iter()
+        .map(|(metric, class, value, support)| MetricRecord {
+            generated_at: r.generated_at,
+            model: r.model.clone(),
+            model_version: r.model_version.clone(),
+            reference: r.reference.spec.clone(),
+            current: r.current.spec.clone(),
+            metric,
+            class,
+            value,
+            support,
+        })
+        .collect();
+    if records.is_empty() {
         return Ok(None);
     }
-    let mut cols = key_columns(r, rows.len());
-    cols.push(Arc::new(StringArray::from_iter_values(
-        rows.iter().map(|x| x.0.as_str()),
-    )));
-    cols.push(Arc::new(StringArray::from_iter(
-        rows.iter().map(|x| x.1.as_deref()),
-    )));
-    cols.push(Arc::new(Float64Array::from_iter(rows.iter().map(|x| x.2))));
-    cols.push(Arc::new(Int64Array::from_iter(rows.iter().map(|x| x.3))));
+    metric_records_parquet(&records).map(Some)
+}
+
+/// Metric records as a Parquet file of [`metrics_schema`].
+pub fn metric_records_parquet(records: &[MetricRecord]) -> Result<Bytes, ReportError> {
+    let strings = |f: fn(&MetricRecord) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(records.iter().map(f)))
+    };
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(
+                records.iter().map(|r| r.generated_at.timestamp_micros()),
+            )
+            .with_timezone("UTC"),
+        ),
+        strings(|r| &r.model),
+        strings(|r| &r.model_version),
+        strings(|r| &r.reference),
+        strings(|r| &r.current),
+        strings(|r| &r.metric),
+        Arc::new(StringArray::from_iter(
+            records.iter().map(|r| r.class.as_deref()),
+        )),
+        Arc::new(Float64Array::from_iter(records.iter().map(|r| r.value))),
+        Arc::new(Int64Array::from_iter(records.iter().map(|r| r.support))),
+    ];
     let batch = RecordBatch::try_new(metrics_schema(), cols)
         .map_err(sightline_tables::TablesError::from)?;
-    Ok(Some(sightline_tables::results::write_parquet(&batch)?))
+    Ok(sightline_tables::results::write_parquet(&batch)?)
 }
 
 /// The drift table of a report as Parquet (`None` when no drift test ran).

@@ -117,6 +117,16 @@ impl LocalStore {
     }
 
     pub(crate) async fn put(&self, key: &str, body: Bytes) -> Result<()> {
+        let (path, tmp) = self.write_tmp(key, body).await?;
+        let renamed = tokio::fs::rename(&tmp, &path).await;
+        if renamed.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        Ok(renamed?)
+    }
+
+    /// Writes `body` to a temporary file beside the object's path; returns both paths.
+    async fn write_tmp(&self, key: &str, body: Bytes) -> Result<(PathBuf, PathBuf)> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let path = self.path(key)?;
         // `path` accepted the key, so it has a folder and a file name.
@@ -129,21 +139,37 @@ impl LocalStore {
         let name = name.to_string_lossy();
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(".{name}.{}.{seq}{TMP_SUFFIX}", std::process::id()));
-        let written = async {
-            tokio::fs::write(&tmp, &body).await?;
-            tokio::fs::rename(&tmp, &path).await
-        }
-        .await;
-        if written.is_err() {
+        if let Err(e) = tokio::fs::write(&tmp, &body).await {
             let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e.into());
         }
-        Ok(written?)
+        Ok((path, tmp))
     }
 
-    /// Compare-and-write under an exclusive lock on `.<name>.lock` + [`TMP_SUFFIX`] beside
-    /// the object (an OS advisory lock: released when the process dies, so a crash leaves
-    /// no stale lock; lists skip the file).
+    /// Create-only: a hard link from the temporary file to the object's path fails when
+    /// the path exists, atomically.
+    async fn create_only(&self, key: &str, body: Bytes) -> Result<()> {
+        let (path, tmp) = self.write_tmp(key, body).await?;
+        let linked = tokio::fs::hard_link(&tmp, &path).await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        match linked {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(StorageError::PreconditionFailed {
+                    key: key.to_owned(),
+                })
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Create-only writes use [`LocalStore::create_only`]; compare-and-write holds an
+    /// exclusive lock on `.<name>.lock` + [`TMP_SUFFIX`] beside the object while it compares
+    /// and renames (an OS advisory lock, released when the process dies, so a crash leaves
+    /// no stale lock; the file stays, and lists skip it).
     pub(crate) async fn put_if(&self, key: &str, body: Bytes, expect: &Precondition) -> Result<()> {
+        if *expect == Precondition::Absent {
+            return self.create_only(key, body).await;
+        }
         let path = self.path(key)?;
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(StorageError::InvalidKey {

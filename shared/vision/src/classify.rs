@@ -93,10 +93,14 @@ impl Classifier {
 
     /// Labels and tags for one image's logits.
     pub fn classify(&self, logits: &[f32]) -> Classification {
-        let probs = softmax(logits);
+        self.classify_probabilities(&softmax(logits))
+    }
+
+    /// Labels and tags for one image's class probabilities (a head's output).
+    pub fn classify_probabilities(&self, probs: &[f32]) -> Classification {
         let mut labels = Vec::with_capacity(self.config.top_k);
         let mut tags: Vec<String> = Vec::new();
-        for (rank, i) in top_k(&probs, self.config.top_k).into_iter().enumerate() {
+        for (rank, i) in top_k(probs, self.config.top_k).into_iter().enumerate() {
             let p = probs[i];
             if rank > 0 && p < self.config.min_score {
                 break;
