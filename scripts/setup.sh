@@ -2,7 +2,7 @@
 # Installs what Sightline needs at run time and test time into the project-local cache
 # `.cache/` (nothing system-wide, nothing downloaded at build time):
 #   .cache/onnxruntime/libonnxruntime.so.1.31.1   from the PyPI wheel onnxruntime==1.31.1
-#   .cache/venv/                                  moto[server], pyarrow, duckdb (tests only)
+#   .cache/venv/                                  moto[server], pyarrow, duckdb, onnxruntime (tests only)
 # Usage: scripts/setup.sh [runtime|test]   (default: runtime)
 # Sourcing scripts call `sightline_setup <what>`; it also exports the variables the binaries
 # and tests read (SIGHTLINE_ORT_DYLIB, CARGO_TARGET_DIR). Callers run with `set -e`.
@@ -44,12 +44,14 @@ PY
 
   if [ "$what" = test ]; then
     local venv="$cache/venv"
-    if [ ! -x "$venv/bin/moto_server" ] || [ ! -f "$venv/.complete" ]; then
-      echo "==> installing moto[server], pyarrow, duckdb into .cache/venv"
+    # .complete-2: onnxruntime joined the list (heads exported by Sightline are loaded by
+    # plain Python ONNX Runtime in the tests).
+    if [ ! -x "$venv/bin/moto_server" ] || [ ! -f "$venv/.complete-2" ]; then
+      echo "==> installing moto[server], pyarrow, duckdb, onnxruntime into .cache/venv"
       python3 -m venv "$venv"
       "$venv/bin/pip" install --quiet --upgrade pip
-      "$venv/bin/pip" install --quiet 'moto[server]==5.*' 'pyarrow>=17' 'duckdb>=1.1' 'numpy' 'pillow'
-      touch "$venv/.complete"
+      "$venv/bin/pip" install --quiet 'moto[server]==5.*' 'pyarrow>=17' 'duckdb>=1.1' 'numpy' 'pillow' "onnxruntime==$ORT_VERSION"
+      touch "$venv/.complete-2"
     fi
     export SIGHTLINE_MOTO_SERVER="$venv/bin/moto_server"
     export SIGHTLINE_PYTHON="$venv/bin/python"
