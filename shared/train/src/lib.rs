@@ -20,6 +20,9 @@ pub mod onnx;
 pub mod softmax;
 pub mod trainer;
 
+// Only for its `threading` feature: ndarray's products use it.
+use matrixmultiply as _;
+
 pub use dataset::{class_weights, Example, LabelledSet, Split};
 pub use head::LinearHead;
 pub use softmax::{fit_softmax, FitOptions, SoftmaxFit};
