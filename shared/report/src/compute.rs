@@ -17,6 +17,7 @@ use crate::summary::{
     ApRow, ClassRow, ClassificationSummary, Confusion, DetectionSummary, DriftCheck, FloorCheck,
     Histogram, Prf, ReliabilityBin, Report, WindowSummary,
 };
+use crate::versions::version_rows;
 use crate::window::Window;
 use crate::ReportError;
 
@@ -786,6 +787,10 @@ pub fn compute(
         floors,
         status,
         retrain: None,
+        versions: [("reference", reference), ("current", current)]
+            .into_iter()
+            .flat_map(|(w, rows)| version_rows(w, rows, truth, &cfg.catalog, &cfg.incoming_prefix))
+            .collect(),
         notes,
     })
 }

@@ -62,6 +62,7 @@ fn page(r: &Report) -> Markup {
                 main {
                     (header::header(r))
                     (tables::floors(&r.floors))
+                    (tables::versions(&r.versions))
                     (tables::drift(r))
                     (svg::histograms(r))
                     (ground_truth::ground_truth(r))

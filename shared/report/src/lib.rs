@@ -19,6 +19,7 @@ pub mod outputs;
 pub mod run;
 pub mod schedule;
 pub mod summary;
+pub mod versions;
 pub mod window;
 pub mod yolo;
 

@@ -36,8 +36,30 @@ pub struct Report {
     pub status: DriftStatus,
     /// The retrain request this report emitted, if any.
     pub retrain: Option<RetrainRequest>,
+    /// Rows and accuracy per model version in each window (versions side by side).
+    #[serde(default)]
+    pub versions: Vec<VersionRow>,
     /// Things a reader should know (a window was empty, labels matched no row, …).
     pub notes: Vec<String>,
+}
+
+/// One model version's rows in one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRow {
+    /// `reference` or `current`.
+    pub window: String,
+    /// The `model` column.
+    pub model: String,
+    /// The `model_version` column (`<backbone>+<head version>+…` when a head served).
+    pub model_version: String,
+    /// Analysed rows.
+    pub rows: usize,
+    /// Rows with a class label.
+    pub labelled: usize,
+    /// Labelled rows whose top-1 label is the labelled class.
+    pub correct: usize,
+    /// `correct / labelled`, when any row is labelled.
+    pub accuracy: Option<f64>,
 }
 
 /// A window of result rows.

@@ -14,7 +14,7 @@ use sightline_quality::{DriftMethod, DriftStatus, Thresholds};
 use sightline_report::html::render;
 use sightline_report::summary::{
     ApRow, ClassRow, ClassificationSummary, Confusion, DetectionSummary, DriftCheck, FloorCheck,
-    Histogram, Prf, ReliabilityBin, Report, RetrainRequest, WindowSummary,
+    Histogram, Prf, ReliabilityBin, Report, RetrainRequest, VersionRow, WindowSummary,
 };
 
 const CLASSES: [&str; 12] = [
@@ -273,6 +273,26 @@ fn realistic() -> Report {
             report_key: "reports/catalog=retail/date=2026-11-21/report-abc.json".into(),
             requested_at: generated_at,
         }),
+        versions: vec![
+            VersionRow {
+                window: "current".into(),
+                model: "efficientnet_lite0".into(),
+                model_version: "1.0.0".into(),
+                rows: 700,
+                labelled: 650,
+                correct: 400,
+                accuracy: Some(400.0 / 650.0),
+            },
+            VersionRow {
+                window: "current".into(),
+                model: "efficientnet_lite0+head".into(),
+                model_version: "1.0.0+20261121T050000Z-ab12cd34".into(),
+                rows: 712,
+                labelled: 640,
+                correct: 600,
+                accuracy: Some(600.0 / 640.0),
+            },
+        ],
         notes: vec![
             "labels matched 1290 of 1412 label rows; 122 keys have no result & were skipped".into(),
             "reference window <dates=-7..-1> had 18 errors".into(),
@@ -304,6 +324,7 @@ fn minimal() -> Report {
         floors: Vec::new(),
         status: DriftStatus::Ok,
         retrain: None,
+        versions: vec![],
         notes: vec!["drift skipped: the reference window has no rows".into()],
     }
 }
@@ -750,4 +771,22 @@ fn large_confusion_matrix_has_no_counts() {
     assert_eq!(all(confusion, "g > title").len(), n * n - empty);
     let caption = text(one(&doc, "#classification figure:first-child figcaption"));
     assert!(caption.contains("hover a cell for its count"));
+}
+
+#[test]
+fn model_versions_are_shown_side_by_side() {
+    let page = scraper::Html::parse_document(&render(&realistic()));
+    let rows = scraper::Selector::parse("#versions tr").unwrap();
+    let text: Vec<String> = page
+        .select(&rows)
+        .map(|r| r.text().collect::<String>())
+        .collect();
+    assert_eq!(text.len(), 3, "{text:?}");
+    assert!(
+        text[2].contains("1.0.0+20261121T050000Z-ab12cd34"),
+        "{text:?}"
+    );
+    assert!(text[2].contains("0.938"), "{text:?}");
+    let minimal = scraper::Html::parse_document(&render(&minimal()));
+    assert_eq!(minimal.select(&rows).count(), 0, "one version: no table");
 }

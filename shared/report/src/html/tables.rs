@@ -6,7 +6,7 @@ use maud::{html, Markup};
 
 use super::format::{dec3, sig3, status_class, status_word};
 use super::method_name;
-use crate::summary::{DriftCheck, FloorCheck, Report};
+use crate::summary::{DriftCheck, FloorCheck, Report, VersionRow};
 
 /// The metric floors and whether each holds; nothing when no floor is set.
 pub(super) fn floors(floors: &[FloorCheck]) -> Markup {
@@ -30,6 +30,35 @@ pub(super) fn floors(floors: &[FloorCheck]) -> Markup {
                         td.num { (dec3(f.value)) }
                         td.num { (dec3(f.floor)) }
                         td.status.(class) { (word) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Rows and accuracy per model version and window; nothing when every row has one version.
+pub(super) fn versions(versions: &[VersionRow]) -> Markup {
+    let mut distinct: Vec<&str> = versions.iter().map(|v| v.model_version.as_str()).collect();
+    distinct.sort();
+    distinct.dedup();
+    if distinct.len() < 2 {
+        return html! {};
+    }
+    html! {
+        section #versions {
+            h2 { "Model versions" }
+            p.hint { "Each window's rows by the model version that wrote them (a head promotion starts a new version)." }
+            table {
+                tr {
+                    th { "Window" } th { "Model" } th { "Version" } th.num { "Rows" }
+                    th.num { "Labelled" } th.num { "Top-1 accuracy" }
+                }
+                @for v in versions {
+                    tr {
+                        td { (v.window) } td { (v.model) } td { code { (v.model_version) } }
+                        td.num { (v.rows) } td.num { (v.labelled) }
+                        td.num { @match v.accuracy { Some(a) => (dec3(a)), None => "–" } }
                     }
                 }
             }
