@@ -182,3 +182,106 @@ fn the_aws_sample_event_decodes_keys_and_processes_every_record() {
     assert_eq!(got, want);
     assert!(rows.iter().all(|r| r.top1() == Some(872)), "tripod");
 }
+
+/// A head on the real 1280-float embedding that always prefers its first class (the
+/// weights are zero; the biases decide), with one tag.
+fn constant_head(version: &str) -> sightline_registry::VersionFiles {
+    use ndarray::{Array1, Array2};
+    let head = sightline_train::LinearHead {
+        classes: vec!["camera gear".into(), "coffee".into()],
+        mean: Array1::zeros(1280),
+        scale: Array1::ones(1280),
+        weights: Array2::zeros((2, 1280)),
+        bias: Array1::from(vec![1.0, 0.0]),
+    };
+    let onnx = sightline_train::onnx::head_to_onnx(&head, &[]);
+    let manifest = sightline_registry::HeadManifest {
+        format: String::new(),
+        catalog: "retail".into(),
+        version: version.into(),
+        created_at: chrono::Utc::now(),
+        parent: None,
+        backbone: sightline_registry::Backbone {
+            model: "efficientnet_lite0".into(),
+            version: "1.0.0".into(),
+            embedding_dim: 1280,
+        },
+        classes: head.classes.clone(),
+        tags: [("camera gear".to_string(), vec!["photo".to_string()])].into(),
+        input: "embedding".into(),
+        output: "probabilities".into(),
+        files: vec![],
+        training: sightline_registry::TrainingInfo {
+            rows: 0,
+            train_rows: 0,
+            validation_rows: 0,
+            first_date: None,
+            last_date: None,
+            label_files: vec![],
+            class_counts: Default::default(),
+            validation_fraction: 0.2,
+            c: 1.0,
+            iterations: 0,
+            stop: "test".into(),
+            seconds: 0.0,
+        },
+        metrics: sightline_registry::HeadMetrics {
+            rows: 0,
+            accuracy: 1.0,
+            macro_f1: 1.0,
+            recall: Default::default(),
+        },
+    };
+    sightline_registry::VersionFiles {
+        manifest,
+        head: onnx.clone(),
+        holdout: onnx,
+        card: String::new(),
+    }
+}
+
+#[test]
+fn the_lambda_serves_the_catalogs_champion_head() {
+    let moto = shared_moto();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bucket = rt.block_on(async {
+        let bucket = moto.new_bucket("sl-head").await;
+        let s3 = moto.s3().await;
+        let body = ByteStream::from(std::fs::read(fixture("images/camera.jpg")).unwrap());
+        s3.put_object()
+            .bucket(&bucket)
+            .key("incoming/retail/camera.jpg")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let store = sightline_storage::Store::S3(sightline_storage::S3Store::new(s3));
+        let registry = sightline_registry::Registry::new(store, bucket.clone());
+        registry.publish(constant_head("v7")).await.unwrap();
+        registry.promote("retail", "v7", "test").await.unwrap();
+        bucket
+    });
+    let mut sqs_event = event("sqs-s3-put.json");
+    sqs_event["Records"][0]["body"] = json!(s3_event_body(&[ObjectRef::new(
+        bucket.clone(),
+        "incoming/retail/camera.jpg"
+    )]));
+    sqs_event["Records"] = json!([sqs_event["Records"][0].clone()]);
+    let run = run_lambda(
+        &workspace_bin("sightline-infer"),
+        &[sqs_event],
+        &env(),
+        Duration::from_secs(120),
+    );
+    for r in run.responses() {
+        assert!(failures(r).is_empty(), "{r}");
+    }
+    let (_, rows) =
+        rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
+    assert_eq!(rows.len(), 1, "{}", run.stderr);
+    let row = &rows[0];
+    assert_eq!(row.model, "efficientnet_lite0+head+centernet_mbv3_coco");
+    assert_eq!(row.model_version, "1.0.0+v7+1.0.0");
+    assert_eq!(row.labels[0].1, "camera gear");
+    assert!(row.tags.contains(&"photo".to_string()), "{row:?}");
+}
