@@ -101,8 +101,8 @@ pub async fn retrain(
         incoming_prefix: target.incoming_prefix,
         max_object_bytes: target.max_object_bytes,
     };
-    let rows = load_examples(&source, &options.catalog, &options.backbone).await?;
-    let set = LabelledSet::new(rows.examples.clone())?;
+    let mut rows = load_examples(&source, &options.catalog, &options.backbone).await?;
+    let set = LabelledSet::new(std::mem::take(&mut rows.examples))?;
     tracing::info!(catalog = %options.catalog, rows = set.len(), classes = set.classes.len(), unmatched_labels = rows.unmatched_labels, "training head");
     let config = options.train.clone();
     let (holdout, served, set) = tokio::task::spawn_blocking(move || fit_both(set, &config))
