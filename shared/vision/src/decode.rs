@@ -176,21 +176,62 @@ fn decode_libjpeg(bytes: &[u8]) -> Result<Option<image::RgbImage>, VisionError> 
 }
 
 /// JPEG decoders fill a truncated scan with grey and report success; a truncated upload
-/// must be an error row, not a confident label. After the last start-of-scan marker the
-/// only marker that may end the data is end-of-image (entropy-coded data stuffs every
-/// 0xFF as 0xFF00), so a complete file has `FF D9` after its last `FF DA`.
+/// must be an error row, not a confident label. The stream is complete when walking it as
+/// a decoder does ([`jpeg_stream_end`]) reaches its end-of-image marker; bytes after that
+/// marker (a phone's motion-photo video, other trailers) are not part of the image.
 fn check_jpeg_complete(bytes: &[u8]) -> Result<(), VisionError> {
-    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
-    let complete = match last_sos {
-        Some(i) => bytes[i + 2..].windows(2).any(|w| w == [0xFF, 0xD9]),
-        None => false,
-    };
-    if complete {
-        Ok(())
-    } else {
-        Err(VisionError::Corrupt(
-            "truncated JPEG: no end-of-image marker after the last scan".into(),
-        ))
+    match jpeg_stream_end(bytes) {
+        Some(_) => Ok(()),
+        None => Err(VisionError::Corrupt(
+            "truncated JPEG: the stream ends before its end-of-image marker".into(),
+        )),
+    }
+}
+
+/// The offset just after a JPEG's end-of-image marker, found by walking its marker
+/// segments (skipped by their length, so an EXIF thumbnail's markers do not count) and its
+/// entropy-coded scans (stuffed `FF 00`, restart markers and fill bytes skipped) from the
+/// start-of-image marker; `None` when the bytes end first.
+pub fn jpeg_stream_end(bytes: &[u8]) -> Option<usize> {
+    if bytes.get(..2)? != [0xFF, 0xD8] {
+        return None;
+    }
+    let mut i = 2;
+    loop {
+        // Extraneous bytes before a marker are skipped, as libjpeg does (with a warning).
+        i += bytes.get(i..)?.iter().position(|&b| b == 0xFF)?;
+        while *bytes.get(i)? == 0xFF {
+            i += 1;
+        }
+        let marker = bytes[i];
+        i += 1;
+        match marker {
+            0xD9 => return Some(i),
+            0xD0..=0xD7 | 0x01 => {}
+            _ => {
+                let length = u16::from_be_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]) as usize;
+                if length < 2 {
+                    return None;
+                }
+                i += length;
+                if marker == 0xDA {
+                    i = entropy_data_end(bytes, i)?;
+                }
+            }
+        }
+    }
+}
+
+/// Where a scan's entropy-coded data starting at `i` ends: at the next marker that is not
+/// a stuffed `FF 00`, a restart marker or a fill byte.
+fn entropy_data_end(bytes: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        i += bytes.get(i..)?.iter().position(|&b| b == 0xFF)?;
+        match *bytes.get(i + 1)? {
+            0x00 | 0xD0..=0xD7 => i += 2,
+            0xFF => i += 1,
+            _ => return Some(i),
+        }
     }
 }
 
@@ -234,11 +275,56 @@ mod tests {
 
     #[test]
     fn jpeg_completeness() {
-        let ok = [0xFF, 0xD8, 0xFF, 0xDA, 1, 2, 0xFF, 0x00, 3, 0xFF, 0xD9];
-        assert!(check_jpeg_complete(&ok).is_ok());
-        assert!(check_jpeg_complete(&ok[..9]).is_err());
-        // A thumbnail's end marker before the main scan does not count.
-        let cut = [0xFF, 0xD8, 0xFF, 0xD9, 0xFF, 0xDA, 1, 2, 3];
-        assert!(check_jpeg_complete(&cut).is_err());
+        // SOI, SOS (length 2), scan data with a stuffed FF 00 and a restart marker, EOI.
+        let ok = [
+            0xFF, 0xD8, 0xFF, 0xDA, 0, 2, 1, 2, 0xFF, 0x00, 3, 0xFF, 0xD0, 4, 0xFF, 0xD9,
+        ];
+        assert_eq!(jpeg_stream_end(&ok), Some(ok.len()));
+        assert!(check_jpeg_complete(&ok[..12]).is_err());
+        // A thumbnail's markers inside an APP1 segment do not end the image.
+        let thumb = [
+            0xFF, 0xD8, 0xFF, 0xE1, 0, 8, 0xFF, 0xD8, 0xFF, 0xD9, 0, 0, 0xFF, 0xDA, 0, 2, 1, 2,
+        ];
+        assert!(check_jpeg_complete(&thumb).is_err());
+        // A trailer after EOI, even one full of markers, is not part of the image.
+        let mut trailer = ok.to_vec();
+        trailer.extend([0xFF, 0xDA, 9, 9, 0xFF, 0xD8, 7]);
+        assert_eq!(jpeg_stream_end(&trailer), Some(ok.len()));
+    }
+
+    fn chelsea() -> Vec<u8> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/images/chelsea.jpg"
+        );
+        std::fs::read(path).unwrap()
+    }
+
+    #[test]
+    fn photos_with_trailers_decode_like_the_photo_and_cut_ones_are_refused() {
+        let limits = DecodeLimits {
+            max_pixels: 100_000_000,
+        };
+        let photo = chelsea();
+        let plain = decode_image(&photo, limits).unwrap();
+        // Motion photos and other trailers: random bytes after EOI, 100 seeds.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for seed in 0..100 {
+            let mut with_trailer = photo.clone();
+            for _ in 0..(4096 + seed * 97) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                with_trailer.push((state >> 24) as u8);
+            }
+            match decode_image(&with_trailer, limits) {
+                Ok(img) => assert!(img == plain, "seed {seed}: other pixels"),
+                Err(e) => panic!("seed {seed}: {e}"),
+            }
+        }
+        for cut in [photo.len() / 3, photo.len() - 2] {
+            let err = decode_image(&photo[..cut], limits).unwrap_err();
+            assert!(matches!(err, VisionError::Corrupt(_)), "{err}");
+        }
     }
 }
