@@ -333,10 +333,10 @@ async fn update_alias(
     decision: &GateDecision,
     etag: Option<String>,
 ) -> Result<(bool, Option<String>), RetrainError> {
-    let (mut alias, _) = registry.alias(&options.catalog).await?;
     if !options.promote {
         return Ok((false, None));
     }
+    let (mut alias, _) = registry.alias(&options.catalog).await?;
     let reason = format!("{}: {}", options.trigger, decision.summary());
     if decision.promote {
         alias.promote(version, &reason, Utc::now());

@@ -184,15 +184,6 @@ pub fn metrics(
     })
 }
 
-/// Rows per class of a set, for logs and model cards.
-pub fn class_support(set: &LabelledSet) -> Vec<(String, usize)> {
-    set.classes
-        .iter()
-        .cloned()
-        .zip(set.class_counts())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
