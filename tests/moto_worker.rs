@@ -12,8 +12,9 @@ use aws_sdk_s3::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use sightline_core::ObjectRef;
 use sightline_queue::s3_event_body;
+use sightline_tests::lake::{download_prefix, query_latest, LakeView};
 use sightline_tests::results::{rows_in_bucket, Row};
-use sightline_tests::{fixture, repo_root, shared_moto, workspace_bin, Moto};
+use sightline_tests::{fixture, repo_root, require_python, shared_moto, workspace_bin, Moto};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -297,6 +298,89 @@ fn redelivering_the_same_batch_overwrites_instead_of_duplicating() {
         "the same batch must land in the same file"
     );
     assert_eq!(rows.len(), 3, "no duplicate rows after redelivery");
+
+    // Two of them again, grouped differently (one message for both, as a backfill sends
+    // them): a new file, yet the documented view still shows three rows.
+    let objects: Vec<ObjectRef> = ["chelsea", "coffee"]
+        .iter()
+        .map(|n| ObjectRef::new(bucket.clone(), format!("incoming/retail/{n}.jpg")))
+        .collect();
+    send(&[s3_event_body(&objects)]);
+    run_worker(moto, &queue);
+    let view = latest_view(&rt, moto, &bucket);
+    assert!(view.raw_rows > 3, "regrouped: a second file ({view:?})");
+    let keys: Vec<&str> = view.latest.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "incoming/retail/camera.jpg",
+            "incoming/retail/chelsea.jpg",
+            "incoming/retail/coffee.jpg"
+        ]
+    );
+}
+
+/// The documented query path (`results_latest`, DuckDB) over the bucket's results.
+fn latest_view(rt: &tokio::runtime::Runtime, moto: &Moto, bucket: &str) -> LakeView {
+    let python = require_python(&["duckdb"]).expect("python with duckdb");
+    let dir = tempfile::tempdir().unwrap();
+    rt.block_on(async { download_prefix(&moto.s3().await, bucket, "results/", dir.path()).await });
+    query_latest(&python, &dir.path().join("results"))
+}
+
+#[test]
+fn a_key_overwritten_before_processing_gets_one_row_for_what_was_read() {
+    let moto = shared_moto();
+    let rt = rt();
+    let key = "incoming/retail/shelf/item.jpg";
+    let (bucket, queue, coffee_etag, coffee_size) = rt.block_on(async {
+        let bucket = moto.new_bucket("sl-overwrite").await;
+        let (queue, _) = queue_with_dlq(moto, 3).await;
+        let s3 = moto.s3().await;
+        let sqs = moto.sqs().await;
+        // chelsea.jpg is uploaded and announced, then coffee.jpg replaces it under the same
+        // key (and is announced too) before the worker runs.
+        for name in ["chelsea", "coffee"] {
+            let bytes = std::fs::read(fixture(&format!("images/{name}.jpg"))).unwrap();
+            let size = bytes.len() as i64;
+            let put = s3
+                .put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(ByteStream::from(bytes))
+                .send()
+                .await
+                .unwrap();
+            let etag = put.e_tag().unwrap().trim_matches('"').to_string();
+            let mut object = ObjectRef::new(bucket.clone(), key);
+            object.etag = Some(etag.clone());
+            object.size = Some(size);
+            sqs.send_message()
+                .queue_url(&queue)
+                .message_body(s3_event_body(&[object]))
+                .send()
+                .await
+                .unwrap();
+            if name == "coffee" {
+                return (bucket, queue, etag, size);
+            }
+        }
+        unreachable!()
+    });
+    run_worker(moto, &queue);
+    let (_, raw) =
+        rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
+    // Every row describes the bytes it analysed: coffee's ETag, size and label.
+    for row in &raw {
+        assert_eq!(
+            (row.etag.as_str(), row.size_bytes, row.top1()),
+            (coffee_etag.as_str(), coffee_size, Some(967)),
+            "{row:?}"
+        );
+    }
+    let view = latest_view(&rt, moto, &bucket);
+    assert_eq!(view.latest.len(), 1, "{view:?}");
+    assert_eq!(view.latest[0].etag, coffee_etag);
 }
 
 #[test]

@@ -47,13 +47,30 @@ TBLPROPERTIES (
   'storage.location.template'     = 's3://<bucket>/results/catalog=${catalog}/date=${date}/'
 );
 
+-- The documented query path: one row per object version (bucket, key, etag) and model
+-- version, the latest by processed_at. Delivery is at least once (redeliveries, retries
+-- after a crash, backfills), so the table itself can hold an object version twice; query
+-- this view, as the examples below do. Every delivery of an object version lands in the
+-- same partition (its date is the object's Last-Modified day), so the window is partitioned
+-- by catalog and "date" too, and filters on them still prune partitions.
+CREATE OR REPLACE VIEW sightline_results_latest AS
+SELECT bucket, key, etag, size_bytes, model, model_version, execution_provider, processed_at,
+       width, height, aspect, brightness, contrast, labels, tags, detections, embedding,
+       redacted_key, error_kind, error, fetch_ms, decode_ms, infer_ms, catalog, "date"
+FROM (
+  SELECT *, row_number() OVER (PARTITION BY catalog, "date", bucket, key, etag, model_version
+                               ORDER BY processed_at DESC) AS rn
+  FROM sightline_results
+)
+WHERE rn = 1;
+
 -- 1. Top-5 top-1 labels per catalog per day (last 7 days). labels is sorted by score, so
 --    element 1 is the top class; element_at returns NULL for failed images (empty list).
 SELECT catalog, "date", label, n
 FROM (
   SELECT catalog, "date", element_at(labels, 1).label AS label, count(*) AS n,
          row_number() OVER (PARTITION BY catalog, "date" ORDER BY count(*) DESC) AS rk
-  FROM sightline_results
+  FROM sightline_results_latest
   WHERE "date" >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')
     AND error_kind IS NULL
   GROUP BY catalog, "date", element_at(labels, 1).label
@@ -63,7 +80,7 @@ ORDER BY catalog, "date" DESC, n DESC;
 
 -- 2. Errors by kind per catalog (today).
 SELECT catalog, error_kind, count(*) AS n, arbitrary(key) AS example_key, arbitrary(error) AS example_error
-FROM sightline_results
+FROM sightline_results_latest
 WHERE "date" = date_format(current_date, '%Y-%m-%d')
   AND error_kind IS NOT NULL
 GROUP BY catalog, error_kind
@@ -71,7 +88,7 @@ ORDER BY n DESC;
 
 -- 3. Tag counts per catalog (last 30 days), one row per (image, tag).
 SELECT catalog, tag, count(*) AS images
-FROM sightline_results
+FROM sightline_results_latest
 CROSS JOIN UNNEST(tags) AS t(tag)
 WHERE "date" >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')
 GROUP BY catalog, tag
@@ -81,7 +98,7 @@ ORDER BY catalog, images DESC;
 SELECT "date", count(*) AS images,
        count_if(any_match(detections, d -> d.label = 'face')) AS with_faces,
        arbitrary(redacted_key) AS example_redacted_key
-FROM sightline_results
+FROM sightline_results_latest
 WHERE catalog = 'security'
   AND "date" >= date_format(current_date - INTERVAL '7' DAY, '%Y-%m-%d')
   AND error_kind IS NULL
@@ -92,7 +109,7 @@ ORDER BY "date" DESC;
 --    tests compare, as a trend.
 SELECT catalog, "date", count(*) AS images,
        round(avg(brightness), 1) AS mean_brightness, round(avg(contrast), 1) AS mean_contrast
-FROM sightline_results
+FROM sightline_results_latest
 WHERE "date" >= date_format(current_date - INTERVAL '30' DAY, '%Y-%m-%d')
   AND error_kind IS NULL
 GROUP BY catalog, "date"

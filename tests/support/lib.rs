@@ -10,14 +10,20 @@
 //!   Lambda binary against an in-process fake of the Runtime API ([`RuntimeApiServer`]),
 //!   feed it events one at a time and record what it posts back.
 //!
+//! * faults and the query path: [`proxy::FaultProxy`] drops or delays chosen S3/SQS calls
+//!   between a child and moto; [`lake::query_latest`] reads the `results_latest` view
+//!   with DuckDB.
+//!
 //! Everything here is std + the workspace's AWS crates; no network beyond 127.0.0.1.
 
 #![warn(missing_docs)]
 
 pub mod data;
 mod http;
+pub mod lake;
 pub mod lambda;
 pub mod moto;
+pub mod proxy;
 pub mod results;
 
 use std::path::{Path, PathBuf};

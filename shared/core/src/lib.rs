@@ -222,6 +222,22 @@ pub struct StageTimings {
     pub infer_ms: f32,
 }
 
+/// What makes two results rows "the same": one object version (bucket, key, ETag) seen
+/// by one model version. The results lake shows at most one row per identity through its
+/// documented query path (the `results_latest` views; [`ResultRow::identity`]), the latest
+/// by `processed_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RowIdentity<'a> {
+    /// Bucket of the source object.
+    pub bucket: &'a str,
+    /// Key of the source object.
+    pub key: &'a str,
+    /// ETag of the object version that was read.
+    pub etag: &'a str,
+    /// Model version(s) of the catalog that produced the row.
+    pub model_version: &'a str,
+}
+
 /// One row of the results table. Built in exactly one place
 /// (`sightline_pipeline::rows`), written by `sightline_tables::results`.
 #[derive(Debug, Clone, PartialEq)]
@@ -271,4 +287,16 @@ pub struct ResultRow {
     pub error: Option<String>,
     /// Per-stage timings.
     pub timings: StageTimings,
+}
+
+impl ResultRow {
+    /// The row's identity: one object version seen by one model version.
+    pub fn identity(&self) -> RowIdentity<'_> {
+        RowIdentity {
+            bucket: &self.bucket,
+            key: &self.key,
+            etag: &self.etag,
+            model_version: &self.model_version,
+        }
+    }
 }

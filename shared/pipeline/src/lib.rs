@@ -38,7 +38,6 @@ pub use outcome::ItemOutcome;
 pub use pipeline::{InferenceFactory, Pipeline, PipelineBuilder};
 pub use plan::{CatalogPlan, CatalogPlans, ModelId, ModelSet};
 pub use worker::{run_worker, WorkerOptions, WorkerStats};
-pub use write::dedupe_rows;
 
 use sightline_core::CoreError;
 use sightline_queue::QueueError;

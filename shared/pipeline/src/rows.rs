@@ -10,12 +10,15 @@ use crate::plan::CatalogPlan;
 /// What is known about the object and the models when its row is built.
 #[derive(Debug, Clone, Default)]
 pub struct RowContext {
-    /// ETag: the event's, else the store's.
+    /// ETag of the object version that was read (the store's answer to the GET), else the
+    /// event's: a row describes the bytes it analysed, even when the key was overwritten
+    /// between the event and the read.
     pub etag: Option<String>,
     /// Size in bytes: what was read, else the event's.
     pub size: Option<i64>,
-    /// Object creation time, which picks the partition date: the event's, else the
-    /// store's last-modified time.
+    /// Object creation time, which picks the partition date: the last-modified time of the
+    /// version that was read, else the event's time. Every delivery of one object version
+    /// (event, redelivery, backfill) lands in the same partition.
     pub created: Option<DateTime<Utc>>,
     /// Model name(s), `+`-joined.
     pub model: String,
@@ -47,9 +50,9 @@ impl RowContext {
 
     /// Completes the context with the store's answer for the object that was read.
     pub fn observe(&mut self, object: &Object) {
-        self.etag = self.etag.take().or_else(|| object.etag.clone());
+        self.etag = object.etag.clone().or(self.etag.take());
         self.size = Some(object.size);
-        self.created = self.created.or(object.last_modified);
+        self.created = object.last_modified.or(self.created);
     }
 }
 

@@ -1,29 +1,22 @@
 //! The writer stage: rows → Parquet files in the results bucket(s).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use sightline_core::ResultRow;
-use sightline_tables::result_files;
+use sightline_tables::{latest_rows, result_files};
 
 use crate::{Pipeline, PipelineError};
 
-/// Keeps the first row of each object (bucket, key, ETag): at-least-once delivery can put
-/// the same object twice into one batch.
-pub fn dedupe_rows(rows: &[ResultRow]) -> Vec<&ResultRow> {
-    let mut seen = HashSet::new();
-    rows.iter()
-        .filter(|r| seen.insert((&r.bucket, &r.key, &r.etag)))
-        .collect()
-}
-
 impl Pipeline {
     /// Writes rows as Parquet: one file per (results bucket, catalog, date), named by
-    /// content, with each catalog's embedding width. Returns the keys written, sorted.
+    /// content, with each catalog's embedding width, one row per identity (at-least-once
+    /// delivery can put the same object twice into one batch). Returns the keys written,
+    /// sorted.
     pub async fn write_rows(&self, rows: &[ResultRow]) -> Result<Vec<String>, PipelineError> {
         let mut by_bucket: BTreeMap<String, Vec<ResultRow>> = BTreeMap::new();
-        for r in dedupe_rows(rows) {
+        for r in latest_rows(rows.iter().cloned()) {
             let bucket = self.settings.results_bucket_for(&r.bucket).to_string();
-            by_bucket.entry(bucket).or_default().push(r.clone());
+            by_bucket.entry(bucket).or_default().push(r);
         }
         let mut keys = Vec::new();
         for (bucket, rows) in by_bucket {

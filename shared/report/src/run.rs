@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use sightline_core::ResultRow;
 use sightline_queue::Queue;
 use sightline_storage::Store;
-use sightline_tables::{parse_partition, read_rows};
+use sightline_tables::{latest_rows, parse_partition, read_rows};
 
 use crate::compute::{compute, retrain_reasons, ReportConfig};
 use crate::labels::GroundTruth;
@@ -58,7 +58,8 @@ fn output_name(cfg: &ReportConfig, model_version: &str) -> String {
     format!("report-{hex}")
 }
 
-/// Every results row of the catalog in partitions either window may contain.
+/// Every results row of the catalog in partitions either window may contain, one per
+/// identity (object version and model version; redeliveries are not counted twice).
 async fn load_rows(
     target: &ReportTarget<'_>,
     cfg: &ReportConfig,
@@ -78,7 +79,7 @@ async fn load_rows(
             rows.extend(read_rows(&o.key, object.bytes)?);
         }
     }
-    Ok(rows)
+    Ok(latest_rows(rows))
 }
 
 /// The retrain request a report makes when a floor fails or a test alerts.

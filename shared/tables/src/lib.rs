@@ -2,13 +2,14 @@
 //!
 //! [`results`] holds the results table: its schema, the conversion of
 //! [`ResultRow`](sightline_core::ResultRow)s to Arrow, and the content-derived file
-//! names that make a retried batch overwrite its file instead of duplicating rows.
+//! names that make a retried batch overwrite its file, and [`latest_rows`]: one row per
+//! object version and model version, as every reader sees the table.
 
 pub mod results;
 
 pub use results::{
-    parse_partition, read_rows, result_files, results_schema, rows_from_batch, to_record_batch,
-    ResultFile,
+    latest_rows, parse_partition, read_rows, result_files, results_schema, rows_from_batch,
+    to_record_batch, ResultFile,
 };
 
 /// Errors of the tables layer.

@@ -6,6 +6,7 @@
 
 mod decode;
 mod encode;
+mod latest;
 mod schema;
 
 use arrow::array::RecordBatch;
@@ -21,6 +22,7 @@ use crate::TablesError;
 
 pub use decode::rows_from_batch;
 pub use encode::to_record_batch;
+pub use latest::latest_rows;
 pub use schema::results_schema;
 
 /// Reads every row of one results Parquet file stored at `key`

@@ -9,6 +9,11 @@ use sightline_core::{Detection, ErrorKind, ImageStats, Label, StageTimings};
 
 use super::*;
 
+/// A successful row for `key` (other modules' tests build on it).
+pub(crate) fn sample_row(key: &str) -> ResultRow {
+    row(key, true)
+}
+
 fn row(key: &str, ok: bool) -> ResultRow {
     ResultRow {
         catalog: "retail".into(),
