@@ -95,6 +95,59 @@ fn a_source_file_is_not_a_folder_and_a_missing_source_does_not_exist() {
 }
 
 #[test]
+fn file_names_with_colons_and_backslashes_are_read_and_outputs_never_land_in_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(photos.join("sub")).unwrap();
+    let image = std::fs::read(fixture("images/chelsea.jpg")).unwrap();
+    for name in [
+        "cam1 2024-05-01 12:00:01.jpg",
+        "back\\slash.jpg",
+        "sub/a.jpg",
+    ] {
+        std::fs::write(photos.join(name), &image).unwrap();
+    }
+    // An output inside the source, or the source itself, is refused before anything runs.
+    for output in [photos.join("out"), photos.clone()] {
+        let o = run(&photos, &output, &[], &[]);
+        assert_exit(&o, 1);
+        assert!(stderr(&o).contains("overlap"), "{}", stderr(&o));
+        assert!(!output.join("results").exists());
+    }
+    let out = dir.path().join("out");
+    let o = run(&photos, &out, &[], &[]);
+    assert_exit(&o, 0);
+    let rows = sightline_tests::results::rows_in_dir(&out.join("results"));
+    let mut keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "incoming/retail/back\\slash.jpg",
+            "incoming/retail/cam1 2024-05-01 12:00:01.jpg",
+            "incoming/retail/sub/a.jpg"
+        ]
+    );
+    assert!(rows.iter().all(|r| r.error_kind.is_none()), "{rows:#?}");
+    // annotate into a folder of the source would replace photos/sub/a.jpg: refused.
+    let o = sightline(
+        &[
+            "annotate",
+            "--results",
+            arg(&out.join("results")),
+            "--source",
+            arg(&photos),
+            "--output",
+            arg(&photos.join("sub")),
+        ],
+        &[],
+    );
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("overlap"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(photos.join("sub/a.jpg")).unwrap(), image);
+}
+
+#[test]
 fn a_missing_onnx_runtime_library_is_named_once() {
     let out = tempfile::tempdir().unwrap();
     let missing = out.path().join("libonnxruntime.so.missing");

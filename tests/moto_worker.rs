@@ -510,3 +510,90 @@ fn sigterm_finishes_batches_in_flight_and_loses_nothing() {
     );
     assert!(visible > 0 || rows.len() == n);
 }
+
+#[test]
+fn an_idle_worker_stops_promptly_on_sigterm() {
+    let moto = shared_moto();
+    let rt = rt();
+    let (queue, _) = rt.block_on(queue_with_dlq(moto, 3));
+    // The default 20 s long poll on an empty queue.
+    let child = Command::new(workspace_bin("sightline"))
+        .args(["worker", "--queue-url", &queue])
+        .envs(moto.env_vars())
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Models loaded and the first long poll under way.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let asked = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let took = asked.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It abandons the idle poll instead of waiting out its 20 s (generous bound for a
+    // loaded machine; the worker allows the receive 0.5 s).
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "took {took:?} to stop:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn backfill_sends_its_batches_concurrently() {
+    use sightline_tests::proxy::{Fault, FaultProxy, Rule};
+    let moto = shared_moto();
+    let rt = rt();
+    let n = 60;
+    let (bucket, queue) = rt.block_on(async {
+        let bucket = moto.new_bucket("sl-backfill").await;
+        let (queue, _) = queue_with_dlq(moto, 3).await;
+        let s3 = moto.s3().await;
+        for i in 0..n {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(format!("incoming/retail/{i:03}.jpg"))
+                .body(ByteStream::from_static(b"not needed"))
+                .send()
+                .await
+                .unwrap();
+        }
+        (bucket, queue)
+    });
+    // Each SendMessageBatch takes 300 ms more: one at a time, six would never overlap.
+    let slow_send = Rule {
+        name: "slow send",
+        matches: |r| r.is_sqs("SendMessageBatch"),
+        probability: 1.0,
+        fault: Fault::Delay(std::time::Duration::from_millis(300)),
+    };
+    let proxy = FaultProxy::start(moto.endpoint(), vec![slow_send], 1);
+    let out = Command::new(workspace_bin("sightline"))
+        .args(["backfill", "--bucket", &bucket, "--queue-url", &queue])
+        .envs(moto.env_vars())
+        .env("AWS_ENDPOINT_URL", proxy.endpoint())
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rt.block_on(queue_depth(moto, &queue)), n);
+    assert!(
+        proxy.max_in_flight() >= 3,
+        "{} calls at most in flight",
+        proxy.max_in_flight()
+    );
+}

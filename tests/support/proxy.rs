@@ -10,7 +10,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -108,6 +108,14 @@ pub struct FaultProxy {
     endpoint: String,
     plan: Arc<Mutex<Plan>>,
     stop: Arc<AtomicBool>,
+    load: Arc<Load>,
+}
+
+/// Requests being served now, and the most at once.
+#[derive(Debug, Default)]
+struct Load {
+    now: AtomicUsize,
+    max: AtomicUsize,
 }
 
 impl FaultProxy {
@@ -125,16 +133,17 @@ impl FaultProxy {
             hits: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
-        let (p, s) = (Arc::clone(&plan), Arc::clone(&stop));
+        let load = Arc::new(Load::default());
+        let (p, s, l) = (Arc::clone(&plan), Arc::clone(&stop), Arc::clone(&load));
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(client) = client else { continue };
-                let (p, upstream) = (Arc::clone(&p), upstream.clone());
+                let (p, l, upstream) = (Arc::clone(&p), Arc::clone(&l), upstream.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(client, &upstream, &p);
+                    let _ = serve(client, &upstream, &p, &l);
                 });
             }
         });
@@ -142,6 +151,7 @@ impl FaultProxy {
             endpoint,
             plan,
             stop,
+            load,
         }
     }
 
@@ -153,6 +163,11 @@ impl FaultProxy {
     /// Replaces the rules (an empty list: pass everything).
     pub fn set_rules(&self, rules: Vec<Rule>) {
         self.plan.lock().unwrap().rules = rules;
+    }
+
+    /// The most requests the proxy was serving at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.load.max.load(Ordering::SeqCst)
     }
 
     /// The faults injected so far, as `rule: METHOD path` lines.
@@ -170,7 +185,21 @@ impl Drop for FaultProxy {
 }
 
 /// One request: read it, decide, forward, answer (or not).
-fn serve(mut client: TcpStream, upstream: &str, plan: &Mutex<Plan>) -> std::io::Result<()> {
+fn serve(
+    client: TcpStream,
+    upstream: &str,
+    plan: &Mutex<Plan>,
+    load: &Load,
+) -> std::io::Result<()> {
+    let now = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+    load.max.fetch_max(now, Ordering::SeqCst);
+    let served = forward(client, upstream, plan);
+    load.now.fetch_sub(1, Ordering::SeqCst);
+    served
+}
+
+/// Reads the request, applies the plan's fault, forwards, answers (or not).
+fn forward(mut client: TcpStream, upstream: &str, plan: &Mutex<Plan>) -> std::io::Result<()> {
     let Some(request) = read_request(&mut client)? else {
         return Ok(());
     };

@@ -66,11 +66,9 @@ pub fn run(settings: &Settings, args: AnnotateArgs) -> Result<()> {
     if files.is_empty() {
         bail!("no .parquet files under {}", args.results.display());
     }
+    crate::folder::separate_folders(&args.source, &args.output)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
-    if std::fs::canonicalize(&args.output)? == std::fs::canonicalize(&args.source)? {
-        bail!("--output must differ from --source (it would overwrite the images)");
-    }
 
     let rows = latest_rows(&files)?;
     let mut skipped: BTreeMap<&str, usize> = BTreeMap::new();

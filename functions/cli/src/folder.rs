@@ -125,10 +125,44 @@ pub fn open_embedded(
     if !source.is_dir() {
         bail!("source {} is not a folder", source.display());
     }
+    separate_folders(source, output)?;
     let (src, sink) = embedded::stores(source, catalog, &settings, output);
     let pipeline = Arc::new(open(settings, src.clone(), sink)?);
     pipeline.require_catalog(catalog)?;
     Ok((pipeline, src))
+}
+
+/// Refuses an `output` folder equal to, inside, or containing `source` (links
+/// resolved): outputs written into the source would be read back as inputs on the next
+/// run, and could replace source files.
+pub fn separate_folders(source: &Path, output: &Path) -> Result<()> {
+    let (src, out) = (resolved(source)?, resolved(output)?);
+    if out.starts_with(&src) || src.starts_with(&out) {
+        bail!(
+            "--output {} and --source {} overlap: outputs inside the source would be read back \
+             as inputs and could replace source files; use a folder beside the source",
+            output.display(),
+            source.display()
+        );
+    }
+    Ok(())
+}
+
+/// `path` made absolute with links resolved, for the part of it that exists.
+fn resolved(path: &Path) -> Result<std::path::PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        let Some(parent) = existing.parent() else {
+            break;
+        };
+        rest.push(existing.file_name().unwrap_or_default().to_owned());
+        existing = parent;
+    }
+    let mut out = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
+    out.extend(rest.iter().rev());
+    Ok(out)
 }
 
 /// [`run_folder`] for callers that want only the rows and totals (dead-lettered keys

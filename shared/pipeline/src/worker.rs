@@ -139,10 +139,9 @@ type Done = (BatchReport, usize, Instant);
 
 /// Polls `queue` until `shutdown` resolves (or the queue stays idle, see
 /// [`WorkerOptions::exit_when_idle`]). On shutdown it stops receiving and finishes the
-/// batches in flight, acknowledging them, so no received message is lost. A receive is
-/// never abandoned half-way (messages it took would stay invisible until their
-/// visibility timeout), so shutdown is noticed between receives, at most one long-poll
-/// wait ([`WorkerOptions::wait`]) late. `on_batch` sees every batch report.
+/// batches in flight, acknowledging them, so no received message is lost. A receive in
+/// progress gets [`RECEIVE_GRACE`] (0.5 s) to return what it took; an idle long poll is
+/// then abandoned, so an idle worker stops within about half a second. `on_batch` sees every batch report.
 ///
 /// A failed receive is retried after an exponential back-off with jitter (0.5 s doubling
 /// to at most 20 s, reset by a successful receive) while it is transient. A permanent one
@@ -169,7 +168,9 @@ pub async fn run_worker(
         *last_work = (*last_work).max(at);
         Ok::<_, PipelineError>(())
     };
-    let mut shutdown = std::pin::pin!(shutdown);
+    // Fused: polled again after it fired, it stays pending instead of panicking.
+    let mut shutdown = std::pin::pin!(shutdown.fuse());
+    let mut stopping = false;
     let mut backoff = Backoff::new(RECEIVE_BACKOFF, RECEIVE_BACKOFF_CAP);
     let wait = options.poll_wait();
     // The loop ends with the receive error that stopped the worker, if one did.
@@ -183,11 +184,19 @@ pub async fn run_worker(
                 record(done, &mut last_work)?;
             }
         }
-        if shutdown.as_mut().now_or_never().is_some() {
+        stopping |= shutdown.as_mut().now_or_never().is_some();
+        if stopping {
             tracing::info!("shutdown requested; finishing batches in flight");
             break None;
         }
-        let received = queue.receive(options.receive_max, wait).await;
+        let receive = queue.receive(options.receive_max, wait);
+        let Some(received) = unless_shutdown(receive, shutdown.as_mut(), &mut stopping).await
+        else {
+            tracing::info!(
+                "shutdown requested during an idle receive; finishing batches in flight"
+            );
+            break None;
+        };
         let idle_left = (options.exit_when_idle.filter(|_| inflight.is_empty()))
             .map(|idle| idle.saturating_sub(last_work.elapsed()));
         let messages = match received {
@@ -225,6 +234,30 @@ pub async fn run_worker(
         Some(e) => Err(e.into()),
         None => Ok(stats),
     }
+}
+
+/// How long a receive may still run once shutdown is requested: a receive that has
+/// messages returns them at once (they are then processed and acknowledged), so only an
+/// idle long poll outlives this and is abandoned.
+const RECEIVE_GRACE: Duration = Duration::from_millis(500);
+
+/// A receive, unless shutdown is requested while it waits (`stopping` is then set): it
+/// gets [`RECEIVE_GRACE`] to finish and is abandoned after that (`None`). An abandoned
+/// receive took nothing in practice (it was idle); had a message arrived in that instant,
+/// the queue hands it out again after its visibility timeout, so nothing is lost.
+async fn unless_shutdown<T>(
+    receive: impl Future<Output = T>,
+    shutdown: Pin<&mut impl Future<Output = ()>>,
+    stopping: &mut bool,
+) -> Option<T> {
+    tokio::pin!(receive);
+    if !*stopping {
+        tokio::select! {
+            received = &mut receive => return Some(received),
+            () = shutdown => *stopping = true,
+        }
+    }
+    tokio::time::timeout(RECEIVE_GRACE, receive).await.ok()
 }
 
 /// After a failed receive: waits out the back-off and continues, or breaks the polling

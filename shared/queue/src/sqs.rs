@@ -12,6 +12,7 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
+use futures::StreamExt;
 use sightline_aws::{AwsError, Class};
 
 use crate::{parse_receive_count, Message, QueueError, MAX_VISIBILITY};
@@ -20,6 +21,9 @@ use crate::{parse_receive_count, Message, QueueError, MAX_VISIBILITY};
 const MAX_BATCH: usize = 10;
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 const MAX_WAIT_SECS: u64 = 20;
+/// Batch calls in flight at once (a backfill of 2,000 objects is 200 `SendMessageBatch`
+/// calls).
+const CONCURRENT_CALLS: usize = 16;
 
 /// An Amazon SQS queue (or a compatible endpoint such as moto).
 #[derive(Debug, Clone)]
@@ -143,11 +147,11 @@ impl SqsQueue {
             .await
     }
 
-    /// One batch call per chunk: `entry` builds the request entry of an item (its id is the
-    /// item's index in the chunk), `call` sends a chunk's entries, `refused` picks the
-    /// entries the queue refused out of the answer, `label` names an item in messages.
-    /// Refused entries are reported as one error after every chunk was tried; a failed
-    /// call stops at once.
+    /// One batch call per chunk, [`CONCURRENT_CALLS`] at a time: `entry` builds the
+    /// request entry of an item (its id is the item's index in the chunk), `call` sends a
+    /// chunk's entries, `refused` picks the entries the queue refused out of the answer,
+    /// `label` names an item in messages. Every chunk is tried; refused entries are then
+    /// reported as one error, and a failed call as its own error (the first one).
     async fn in_batches<'a, T: 'a, Entry, Out, E, Fut>(
         &self,
         op: &'static str,
@@ -161,7 +165,7 @@ impl SqsQueue {
         Fut: Future<Output = Result<Out, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let mut failed = Failures::default();
+        let mut calls = Vec::new();
         for chunk in chunks {
             let entries = (chunk.iter().enumerate())
                 .map(|(i, item)| entry(i.to_string(), item))
@@ -169,10 +173,27 @@ impl SqsQueue {
                 .map_err(|e| {
                     AwsError::new(op, self.queue_url(), Class::Permanent, e.to_string())
                 })?;
-            let out = call(entries).await.map_err(|e| self.error(op, &e))?;
-            failed.extend(refused(&out), |i| chunk.get(i).map(&label));
+            let sent = call(entries);
+            calls.push(async move { (chunk, sent.await) });
         }
-        failed.into_result(op, self.queue_url())
+        let answers: Vec<_> = futures::stream::iter(calls)
+            .buffer_unordered(CONCURRENT_CALLS)
+            .collect()
+            .await;
+        let mut failed = Failures::default();
+        let mut first_error = None;
+        for (chunk, answer) in answers {
+            match answer {
+                Ok(out) => failed.extend(refused(&out), |i| chunk.get(i).map(&label)),
+                Err(e) => {
+                    first_error.get_or_insert_with(|| self.error(op, &e));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => failed.into_result(op, self.queue_url()),
+        }
     }
 }
 

@@ -278,6 +278,12 @@ mod tests {
         let (dir, store) = store();
         std::fs::create_dir_all(dir.path().join("bucket")).unwrap();
         std::fs::write(dir.path().join("secret"), b"s").unwrap();
+        // On Unix these are plain file names (see `local_keys_for_every_file_name`).
+        let windows_only = if cfg!(windows) {
+            vec!["..\\secret", "a\\b", "C:x"]
+        } else {
+            vec![]
+        };
         for key in [
             "",
             "../secret",
@@ -287,11 +293,11 @@ mod tests {
             "a/./b",
             "./a",
             "a/",
-            "..\\secret",
-            "a\\b",
-            "C:x",
             "a\0b",
-        ] {
+        ]
+        .into_iter()
+        .chain(windows_only)
+        {
             let err = store.get("b", key, 1024).await.unwrap_err();
             assert!(
                 matches!(err, StorageError::InvalidKey { .. }),
@@ -307,6 +313,11 @@ mod tests {
                 "{key:?}: {err}"
             );
         }
+        // `%2E%2E` is a name, not an escape of `..`.
+        assert!(matches!(
+            store.get("b", "%2E%2E/secret", 1024).await,
+            Err(StorageError::NotFound { .. })
+        ));
         assert!(matches!(
             store.list("b", "../").await,
             Err(StorageError::InvalidKey { .. })
@@ -315,6 +326,48 @@ mod tests {
             store.head("b", "../secret").await,
             Err(StorageError::InvalidKey { .. })
         ));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn local_keys_for_every_file_name() {
+        use std::os::unix::ffi::OsStrExt;
+        let (dir, store) = store();
+        let raw = std::ffi::OsStr::from_bytes(b"caf\xe9 latin1.jpg");
+        let names: [&std::ffi::OsStr; 4] = [
+            "cam1 2024-05-01 12:00:01.jpg".as_ref(),
+            "back\\slash.jpg".as_ref(),
+            "100%25 sure.jpg".as_ref(),
+            raw,
+        ];
+        let folder = dir.path().join("bucket").join("in");
+        std::fs::create_dir_all(&folder).unwrap();
+        for (i, name) in names.iter().enumerate() {
+            std::fs::write(folder.join(name), [i as u8]).unwrap();
+        }
+        let keys: Vec<String> = (store.list("b", "in/").await.unwrap())
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "in/100%25 sure.jpg",
+                "in/back\\slash.jpg",
+                "in/caf%E9 latin1.jpg",
+                "in/cam1 2024-05-01 12:00:01.jpg",
+            ]
+        );
+        // Every listed key reads its own file.
+        for key in &keys {
+            let got = store.get("b", key, 16).await.unwrap().bytes;
+            let name = key.strip_prefix("in/").unwrap();
+            let i = names
+                .iter()
+                .position(|n| crate::local::key_of_name(n) == name)
+                .unwrap();
+            assert_eq!(&got[..], &[i as u8], "{key}");
+        }
     }
 
     #[tokio::test]

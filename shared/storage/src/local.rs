@@ -59,26 +59,32 @@ impl LocalStore {
     }
 
     /// The path of `key`, or `InvalidKey` when the key is not a plain relative path.
+    ///
+    /// Every name the file system allows is a key: on Unix `:` and `\` are ordinary
+    /// characters of a name (only `/` separates), and a name that is not UTF-8 is listed
+    /// under a key with its stray bytes written `%XX` ([`key_of_name`]), which leads back
+    /// to the file. On Windows `\` and `:` (drive prefixes, streams) are refused.
     fn path(&self, key: &str) -> Result<PathBuf> {
-        let Some(key) = key.strip_prefix(&*self.mount) else {
-            return Err(StorageError::InvalidKey {
-                key: key.to_owned(),
-            });
+        let invalid = || StorageError::InvalidKey {
+            key: key.to_owned(),
         };
-        let valid = !key.is_empty()
-            && !key.contains(['\\', '\0'])
-            && key
+        let inner = key.strip_prefix(&*self.mount).ok_or_else(invalid)?;
+        let windows_special = cfg!(windows) && inner.contains(['\\', ':']);
+        let plain = !inner.is_empty()
+            && !inner.contains('\0')
+            && !windows_special
+            && inner
                 .split('/')
                 .all(|c| !c.is_empty() && c != "." && c != "..");
-        // `split('/')` rejects a leading `/` (empty first component); this also rejects a
-        // Windows drive prefix such as `C:`.
-        if valid && Path::new(key).is_relative() && !key.contains(':') {
-            Ok(self.root.join(key))
-        } else {
-            Err(StorageError::InvalidKey {
-                key: key.to_owned(),
-            })
+        // `split('/')` rejects a leading `/` (an empty first component).
+        if !plain || !Path::new(inner).is_relative() {
+            return Err(invalid());
         }
+        let path = self.root.join(inner);
+        Ok(match raw_name_path(&self.root, inner) {
+            Some(raw) if !path.exists() && raw.exists() => raw,
+            _ => path,
+        })
     }
 
     pub(crate) async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Object> {
@@ -277,9 +283,8 @@ fn walk(
             continue;
         };
         if meta.is_file() {
-            // `listed` let only UTF-8 names through.
-            let names = rel.components().filter_map(|c| c.as_os_str().to_str());
-            let key: Vec<&str> = Some(dir_key)
+            let names = rel.components().map(|c| key_of_name(c.as_os_str()));
+            let key: Vec<String> = Some(dir_key.to_string())
                 .filter(|k| !k.is_empty())
                 .into_iter()
                 .chain(names)
@@ -290,15 +295,67 @@ fn walk(
     Ok(())
 }
 
-/// Whether an entry below the walk's start is listed: not a temporary file, and a UTF-8
-/// name (a folder with another name is skipped with everything in it).
+/// Whether an entry below the walk's start is listed: not a temporary file.
 fn listed(entry: &DirEntry) -> bool {
-    match entry.file_name().to_str() {
-        Some(name) => !name.ends_with(TMP_SUFFIX),
-        None => {
-            tracing::warn!(path = %entry.path().display(), "skipping a file name that is not UTF-8");
-            false
+    !entry
+        .file_name()
+        .as_encoded_bytes()
+        .ends_with(TMP_SUFFIX.as_bytes())
+}
+
+/// The key component of a file name: the name itself when it is UTF-8; otherwise its
+/// valid parts as they are and each stray byte as `%XX` (S3 keys are UTF-8). The path of
+/// such a key is found again by [`raw_name_path`].
+pub(crate) fn key_of_name(name: &std::ffi::OsStr) -> String {
+    if let Some(s) = name.to_str() {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for chunk in name.as_encoded_bytes().utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
         }
+    }
+    out
+}
+
+/// The path whose non-UTF-8 names [`key_of_name`] wrote as `inner` (its `%XX` escapes
+/// turned back into bytes), if `inner` has escapes. Unix only: elsewhere names are
+/// Unicode.
+fn raw_name_path(root: &Path, inner: &str) -> Option<PathBuf> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        if !inner.contains('%') {
+            return None;
+        }
+        let (bytes, mut out) = (inner.as_bytes(), Vec::with_capacity(inner.len()));
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            // Only bytes that are never UTF-8 on their own were escaped: `%2F` stays text,
+            // so a key cannot smuggle a separator (or `..`) in.
+            let escaped = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
+            match (bytes[i], escaped.filter(|b| *b >= 0x80)) {
+                (b'%', Some(b)) => {
+                    out.push(b);
+                    i += 3;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        Some(root.join(std::ffi::OsStr::from_bytes(&out)))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (root, inner);
+        None
     }
 }
 
