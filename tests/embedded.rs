@@ -207,11 +207,17 @@ print(q, top)
 assert q[0][0] == "retail" and q[0][3] == 1280, q
 assert top == [("espresso",)], top
 print("rows", t.num_rows)
+# The README's views and its example query, as a user would paste them.
+con = duckdb.connect()
+latest = con.execute(sys.argv[2].replace("'out/results/", "'" + root + "/")).fetchall()
+assert latest == [("retail", t.num_rows, q[0][2])], (latest, t.num_rows)
 "#;
+    let readme_sql = readme_views_sql();
     let o = Command::new(python)
         .arg("-c")
         .arg(script)
         .arg(out.path().join("results"))
+        .arg(&readme_sql)
         .output()
         .unwrap();
     assert!(
@@ -220,6 +226,28 @@ print("rows", t.num_rows)
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// The first SQL block of the README's "Querying" section, after checking that it starts
+/// with the statements of `infra/duckdb/views.sql` (comments aside), so the two agree.
+fn readme_views_sql() -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let querying = &readme[readme.find("### Querying").expect("a Querying section")..];
+    let start = querying.find("```sql\n").expect("an SQL block") + "```sql\n".len();
+    let block = &querying[start..start + querying[start..].find("```").unwrap()];
+    let views = std::fs::read_to_string(repo_root().join("infra/duckdb/views.sql")).unwrap();
+    let words = |sql: &str| -> Vec<String> {
+        (sql.lines())
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .flat_map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    };
+    let (block_words, view_words) = (words(block), words(&views));
+    assert!(
+        block_words.starts_with(&view_words),
+        "README's views differ from infra/duckdb/views.sql"
+    );
+    block.to_string()
 }
 
 #[test]
