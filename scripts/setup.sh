@@ -3,6 +3,7 @@
 # `.cache/` (nothing system-wide, nothing downloaded at build time):
 #   .cache/onnxruntime/libonnxruntime.so.1.31.1   from the PyPI wheel onnxruntime==1.31.1
 #   .cache/venv/                                  moto[server], pyarrow, duckdb, onnxruntime (tests only)
+#   .cache/nasm/                                  nasm from Debian's package, if the system has none
 # Usage: scripts/setup.sh [runtime|test]   (default: runtime)
 # Sourcing scripts call `sightline_setup <what>`; it also exports the variables the binaries
 # and tests read (SIGHTLINE_ORT_DYLIB, CARGO_TARGET_DIR). Callers run with `set -e`.
@@ -41,6 +42,32 @@ PY
     rm -rf "$tmp"
   fi
   export SIGHTLINE_ORT_DYLIB="$lib"
+
+  # nasm: libjpeg-turbo's SIMD decoder (mozjpeg-sys, feature jpeg-simd, on by default) is
+  # assembled with it at build time. The system's if there is one, else Debian's package
+  # unpacked into .cache/nasm (no root, nothing system-wide). Without nasm the build still
+  # works, with the portable decoder (2-4x slower JPEG decoding) and a cargo warning.
+  if ! command -v nasm >/dev/null; then
+    local nasm_dir="$cache/nasm"
+    if [ ! -x "$nasm_dir/usr/bin/nasm" ]; then
+      echo "==> fetching nasm (Debian package) into .cache/nasm for SIMD JPEG decoding"
+      local tmp
+      tmp=$(mktemp -d)
+      if command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
+        && (cd "$tmp" && apt-get download nasm >/dev/null 2>&1) \
+        && dpkg-deb -x "$tmp"/nasm_*.deb "$nasm_dir.part"; then
+        rm -rf "$nasm_dir" && mv "$nasm_dir.part" "$nasm_dir"
+      else
+        rm -rf "$nasm_dir.part"
+        echo "warning: could not get nasm (no apt-get, or Debian's package lists are missing);" \
+          "JPEG decoding will be built without SIMD. Install nasm to enable it." >&2
+      fi
+      rm -rf "$tmp"
+    fi
+    if [ -x "$nasm_dir/usr/bin/nasm" ]; then
+      export PATH="$nasm_dir/usr/bin:$PATH"
+    fi
+  fi
 
   if [ "$what" = test ]; then
     local venv="$cache/venv"
