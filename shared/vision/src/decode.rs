@@ -83,10 +83,70 @@ impl RgbImage {
     }
 }
 
+/// The smallest decoded size that still serves every model of a catalog. A JPEG may be
+/// decoded at a DCT scale (1/2, 1/4 or 1/8, done inside libjpeg-turbo's IDCT: far less
+/// work than decoding every pixel and resizing) as long as the decoded image keeps its
+/// shorter side ≥ `short` and its longer side ≥ `long`. Orientation does not matter: both
+/// sides shrink by the same factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MinDecodeSize {
+    /// Smallest shorter side.
+    pub short: u32,
+    /// Smallest longer side.
+    pub long: u32,
+}
+
+impl MinDecodeSize {
+    /// The largest shrink libjpeg-turbo can do for a `width` × `height` JPEG within this
+    /// bound, as the numerator of `n/8` (1, 2, 4 or 8 = full size). Only the power-of-two
+    /// scales: they have SIMD IDCTs; the other `n/8` steps do not.
+    pub fn jpeg_scale(&self, width: u32, height: u32) -> u8 {
+        for num in [1u8, 2, 4] {
+            let (w, h) = (scaled_side(width, num), scaled_side(height, num));
+            if w.min(h) >= self.short && w.max(h) >= self.long {
+                return num;
+            }
+        }
+        8
+    }
+}
+
+/// A side of a JPEG decoded at `num/8`, rounded up as libjpeg does.
+fn scaled_side(side: u32, num: u8) -> u32 {
+    (u64::from(side) * u64::from(num)).div_ceil(8) as u32
+}
+
+/// An image decoded for models, possibly smaller than the original.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// The upright decoded pixels.
+    pub image: RgbImage,
+    /// The original's upright width and height (what results report).
+    pub original: (u32, u32),
+}
+
+impl Decoded {
+    /// Original pixels per decoded pixel (1 when decoded at full size).
+    pub fn ratio(&self) -> f32 {
+        self.original.0 as f32 / self.image.width.max(1) as f32
+    }
+}
+
 /// Decodes JPEG, PNG, GIF (first frame) or WebP; converts grey, CMYK, 16-bit and alpha
 /// images to RGB8 (alpha is dropped, as `PIL.Image.convert("RGB")` does) and applies
 /// the EXIF orientation.
 pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, VisionError> {
+    decode_at_least(bytes, limits, None).map(|d| d.image)
+}
+
+/// [`decode_image`], except that a YCbCr or greyscale JPEG is decoded at the smallest DCT
+/// scale that keeps `min` ([`MinDecodeSize::jpeg_scale`]); `None`, other formats and
+/// CMYK JPEGs decode at full size.
+pub fn decode_at_least(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    min: Option<MinDecodeSize>,
+) -> Result<Decoded, VisionError> {
     if bytes.is_empty() {
         return Err(VisionError::Empty);
     }
@@ -122,8 +182,9 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Visi
         )));
     }
     let orientation = decoder.orientation().map_err(classify)?;
+    let scale = min.map_or(8, |m| m.jpeg_scale(width, height));
     let libjpeg = match is_jpeg {
-        true => decode_libjpeg(bytes)?,
+        true => decode_libjpeg(bytes, scale)?,
         false => None,
     };
     let mut img = match libjpeg {
@@ -135,17 +196,30 @@ pub fn decode_image(bytes: &[u8], limits: DecodeLimits) -> Result<RgbImage, Visi
     };
     img.apply_orientation(orientation);
     let rgb = img.into_rgb8();
-    let (width, height) = rgb.dimensions();
-    Ok(RgbImage {
-        width,
-        height,
-        pixels: rgb.into_raw(),
+    use image::metadata::Orientation::{Rotate270, Rotate270FlipH, Rotate90, Rotate90FlipH};
+    let turned = matches!(
+        orientation,
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH
+    );
+    let (w, h) = rgb.dimensions();
+    Ok(Decoded {
+        image: RgbImage {
+            width: w,
+            height: h,
+            pixels: rgb.into_raw(),
+        },
+        original: if turned {
+            (height, width)
+        } else {
+            (width, height)
+        },
     })
 }
 
-/// Decodes a YCbCr or greyscale JPEG to RGB8 with libjpeg-turbo; `None` for CMYK/YCCK.
-/// libjpeg reports errors by unwinding (the `mozjpeg` crate's contract), caught here.
-fn decode_libjpeg(bytes: &[u8]) -> Result<Option<image::RgbImage>, VisionError> {
+/// Decodes a YCbCr or greyscale JPEG to RGB8 with libjpeg-turbo at `scale`/8 of its size;
+/// `None` for CMYK/YCCK. libjpeg reports errors by unwinding (the `mozjpeg` crate's
+/// contract), caught here.
+fn decode_libjpeg(bytes: &[u8], scale: u8) -> Result<Option<image::RgbImage>, VisionError> {
     use mozjpeg_sys::J_COLOR_SPACE::{JCS_CMYK, JCS_YCCK};
     let run = || -> std::io::Result<Option<image::RgbImage>> {
         let mut d = mozjpeg::Decompress::new_mem(bytes)?;
@@ -154,6 +228,7 @@ fn decode_libjpeg(bytes: &[u8]) -> Result<Option<image::RgbImage>, VisionError> 
         }
         d.dct_method(mozjpeg::DctMethod::IntegerSlow);
         d.do_fancy_upsampling(true);
+        d.scale(scale);
         let mut started = d.rgb()?;
         let (w, h) = (started.width() as u32, started.height() as u32);
         let pixels = started.read_scanlines::<u8>()?;
@@ -290,6 +365,56 @@ mod tests {
         let mut trailer = ok.to_vec();
         trailer.extend([0xFF, 0xDA, 9, 9, 0xFF, 0xD8, 7]);
         assert_eq!(jpeg_stream_end(&trailer), Some(ok.len()));
+    }
+
+    #[test]
+    fn the_dct_scale_keeps_every_model_enough_pixels() {
+        let classifier = MinDecodeSize {
+            short: 512,
+            long: 0,
+        };
+        // 4032x3024 phone photo: 1/4 gives 1008x756 (1/8 would be 504x378).
+        assert_eq!(classifier.jpeg_scale(4032, 3024), 2);
+        assert_eq!(classifier.jpeg_scale(3024, 4032), 2);
+        // A detector that needs a long side of 1024 as well: 1/2.
+        let both = MinDecodeSize {
+            short: 512,
+            long: 1024,
+        };
+        assert_eq!(both.jpeg_scale(4032, 3024), 4);
+        // Small images decode at full size; big ones down to 1/8.
+        assert_eq!(classifier.jpeg_scale(640, 480), 8);
+        assert_eq!(classifier.jpeg_scale(8000, 6000), 1);
+        // libjpeg rounds scaled sides up: 4100/8 = 512.5 → 513.
+        assert_eq!(classifier.jpeg_scale(4100, 4100), 1);
+        assert_eq!(MinDecodeSize::default().jpeg_scale(1, 1), 1);
+    }
+
+    #[test]
+    fn scaled_decoding_reports_the_original_size_and_looks_the_same() {
+        let bytes = chelsea();
+        let limits = DecodeLimits {
+            max_pixels: 1 << 30,
+        };
+        let full = decode_image(&bytes, limits).unwrap();
+        let min = MinDecodeSize {
+            short: full.height.min(full.width) / 2 - 10,
+            long: 0,
+        };
+        let half = decode_at_least(&bytes, limits, Some(min)).unwrap();
+        assert_eq!(half.original, (full.width, full.height));
+        assert_eq!(
+            (half.image.width, half.image.height),
+            (full.width.div_ceil(2), full.height.div_ceil(2))
+        );
+        assert!((half.ratio() - 2.0).abs() < 0.01, "{}", half.ratio());
+        // The same picture: mean brightness within a grey level.
+        let (a, b) = (full.stats(), half.image.stats());
+        assert!((a.brightness - b.brightness).abs() < 1.0, "{a:?} {b:?}");
+        // No bound, or a PNG: full size.
+        let same = decode_at_least(&bytes, limits, None).unwrap();
+        assert_eq!(same.image, full);
+        assert_eq!(same.ratio(), 1.0);
     }
 
     fn chelsea() -> Vec<u8> {

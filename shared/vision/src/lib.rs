@@ -26,7 +26,7 @@ pub mod resample;
 pub mod runtime;
 
 pub use classify::{Classification, Classifier};
-pub use decode::{decode_image, DecodeLimits, RgbImage};
+pub use decode::{decode_at_least, decode_image, DecodeLimits, Decoded, MinDecodeSize, RgbImage};
 pub use detect::DetectionFilter;
 pub use encode::{encode_image, EncodeFormat};
 pub use engine::{Engine, ModelOutput};
