@@ -19,7 +19,7 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
     ms[2]
 }
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let limits = DecodeLimits {
         max_pixels: 200_000_000,
     };
@@ -29,9 +29,9 @@ fn main() {
     });
     println!("file\toriginal\tfull ms\tscaled to\tscaled ms");
     for path in std::env::args().skip(1) {
-        let bytes = std::fs::read(&path).expect("read");
-        let decode = |min| decode_at_least(&bytes, limits, min).expect("decode");
-        let (full, scaled) = (decode(None), decode(classifier));
+        let bytes = std::fs::read(&path)?;
+        let decode = |min| decode_at_least(&bytes, limits, min);
+        let (full, scaled) = (decode(None)?, decode(classifier)?);
         let full_ms = median_ms(|| drop(std::hint::black_box(decode(None))));
         let scaled_ms = median_ms(|| drop(std::hint::black_box(decode(classifier))));
         println!(
@@ -39,4 +39,5 @@ fn main() {
             full.image.width, full.image.height, scaled.image.width, scaled.image.height
         );
     }
+    Ok(())
 }
