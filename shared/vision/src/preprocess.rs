@@ -27,6 +27,19 @@ impl Preprocess {
         }
     }
 
+    /// An upper bound on the bytes [`Preprocess::run`] allocates for an image `height`
+    /// rows tall, besides the output tensor: the resampler's intermediate rows (every
+    /// input row the window reads, at most `height`, each resized to at most `side`
+    /// pixels) and its output window (`side` × `side`), 3 bytes per pixel, where `side` is
+    /// the crop or canvas side.
+    pub fn scratch_bytes(&self, height: u32) -> u64 {
+        let side = u64::from(match self {
+            Preprocess::CenterCrop(p) => p.crop,
+            Preprocess::Letterbox(p) => p.size,
+        });
+        3 * side * (u64::from(height) + side)
+    }
+
     /// Writes the model input for `img` into `out`; letterboxing also returns where the
     /// image sits in the input (to map boxes back).
     pub fn run(&self, img: &RgbImage, out: &mut [f32]) -> Option<LetterboxGeometry> {
