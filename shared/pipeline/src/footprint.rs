@@ -12,10 +12,11 @@ pub const KEPT_BYTES_PER_PIXEL: u64 = 6;
 /// An image's estimated memory, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Footprint {
-    /// While it is decoded and preprocessed: the fetched object, plus the larger of the
-    /// decode's peak ([`ImageHeader::decode_peak_bytes`], about 3 × the RGB8 image) and
-    /// the preprocessing's (the RGB8 image, the largest resampler scratch of its models
-    /// and every model's input tensor).
+    /// The most at any time: while it is decoded and preprocessed, the fetched object
+    /// plus the larger of the decode's peak ([`ImageHeader::decode_peak_bytes`]: 4
+    /// bytes per pixel for an 8-bit RGB PNG or baseline JPEG) and the preprocessing's
+    /// (the RGB8 image, the largest resampler scratch of its models and every model's
+    /// input tensor); afterwards, [`Footprint::kept`].
     pub peak: u64,
     /// Afterwards, until its row is settled: the input tensors, and for redacting
     /// catalogs [`KEPT_BYTES_PER_PIXEL`] per pixel.
@@ -40,24 +41,27 @@ pub fn footprint(
     } else {
         0
     };
+    let kept = tensors + kept_image;
     Footprint {
-        peak: object_bytes + header.decode_peak_bytes().max(preprocessing),
-        kept: tensors + kept_image,
+        peak: (object_bytes + header.decode_peak_bytes().max(preprocessing)).max(kept),
+        kept,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sightline_vision::probe::{Codec, DECODER_STATE_BYTES};
     use sightline_vision::Letterbox;
 
     #[test]
-    fn decode_dominates_large_images_and_redaction_keeps_the_image() {
+    fn the_peak_is_the_decode_or_the_kept_image_whichever_is_larger() {
         let header = ImageHeader {
             width: 6000,
             height: 4000,
             bytes_per_pixel: 3,
-            jpeg: false,
+            rotated: true,
+            codec: Codec::Png,
         };
         let letterbox = Preprocess::Letterbox(Letterbox {
             size: 640,
@@ -66,10 +70,16 @@ mod tests {
         });
         let tensor = 640 * 640 * 3 * 4;
         let plain = footprint(&header, 1000, std::slice::from_ref(&letterbox), false);
-        assert_eq!(plain.peak, 1000 + 24_000_000 * 9);
+        // Rotated RGB8: two copies and the PNG rows, 7 bytes per pixel.
+        assert_eq!(plain.peak, 1000 + 24_000_000 * 7 + DECODER_STATE_BYTES);
         assert_eq!(plain.kept, tensor);
-        let redacting = footprint(&header, 1000, &[letterbox], true);
+        // Upright, the kept image and its encoding outweigh the decode: they set the peak.
+        let upright = ImageHeader {
+            rotated: false,
+            ..header
+        };
+        let redacting = footprint(&upright, 1000, &[letterbox], true);
         assert_eq!(redacting.kept, tensor + 24_000_000 * 6);
-        assert!(redacting.kept < redacting.peak);
+        assert_eq!(redacting.peak, redacting.kept);
     }
 }

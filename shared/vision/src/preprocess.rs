@@ -27,17 +27,19 @@ impl Preprocess {
         }
     }
 
-    /// An upper bound on the bytes [`Preprocess::run`] allocates for an image `height`
-    /// rows tall, besides the output tensor: the resampler's intermediate rows (every
-    /// input row the window reads, at most `height`, each resized to at most `side`
-    /// pixels) and its output window (`side` × `side`), 3 bytes per pixel, where `side` is
-    /// the crop or canvas side.
-    pub fn scratch_bytes(&self, height: u32) -> u64 {
+    /// An upper bound on the bytes [`Preprocess::run`] allocates for an image whose
+    /// longer side is `rows` pixels, besides the output tensor, where `side` is the crop
+    /// or canvas side: the resampler's intermediate rows (every input row the window
+    /// reads, each resized to at most `side` pixels) and output window (`side` × `side`),
+    /// 3 bytes per pixel; and its filter weights, bounds and accumulator (under 16 bytes
+    /// per input row and 72 per output column).
+    pub fn scratch_bytes(&self, rows: u32) -> u64 {
         let side = u64::from(match self {
             Preprocess::CenterCrop(p) => p.crop,
             Preprocess::Letterbox(p) => p.size,
         });
-        3 * side * (u64::from(height) + side)
+        let rows = u64::from(rows);
+        3 * side * (rows + side) + 16 * rows + 72 * side
     }
 
     /// Writes the model input for `img` into `out`; letterboxing also returns where the
