@@ -10,6 +10,8 @@
 #                               the pipeline did before the memory budget)
 #                 default       nothing set: the budget derived from this machine's memory
 #                 lambda=MB     AWS_LAMBDA_FUNCTION_MEMORY_SIZE=MB: a Lambda's default budget
+#                               (with SIGHTLINE_INFER_THREADS = its vCPUs, one per 1769 MB,
+#                               as the models' resident size counts one session per thread)
 #                 MB            SIGHTLINE_MEMORY_BUDGET_MB=MB
 #                 default list: unbounded lambda=1769 default 400
 #   --bin PATH    the sightline binary (default: $SIGHTLINE_BIN, else
@@ -44,12 +46,18 @@ while [ $# -gt 0 ]; do
     --catalog) catalog=$2; shift 2 ;;
     --timeout) limit_s=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) configs+=("$1"); shift ;;
   esac
 done
 [ ${#configs[@]} -gt 0 ] || configs=(unbounded lambda=1769 default 400)
+for c in "${configs[@]}"; do
+  case "$c" in
+    unbounded|default|lambda=[0-9]*) ;;
+    *[!0-9]*|'') echo "error: unknown configuration $c (see --help)" >&2; exit 2 ;;
+  esac
+done
 
 # shellcheck source=scripts/setup.sh
 source "$root/scripts/setup.sh"
@@ -60,8 +68,11 @@ if [ -z "$bin" ]; then
     if [ -x "$candidate" ]; then bin=$candidate; break; fi
   done
 fi
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
+if [ -z "$bin" ]; then
   echo "error: no sightline binary (looked in $CARGO_TARGET_DIR/{release,debug}); build one or pass --bin" >&2
+  exit 2
+elif [ ! -x "$bin" ]; then
+  echo "error: $bin is not an executable file" >&2
   exit 2
 fi
 echo "==> binary: $bin (built $(date -r "$bin" '+%F %T'))"
@@ -150,7 +161,10 @@ for c in "${configs[@]}"; do
   case "$c" in
     unbounded) run_one unbounded "$tmp/bombs" SIGHTLINE_MEMORY_BUDGET_MB=4194303 ;;
     default) run_one default "$tmp/bombs" ;;
-    lambda=*) run_one "$c" "$tmp/bombs" AWS_LAMBDA_FUNCTION_MEMORY_SIZE="${c#lambda=}" ;;
+    lambda=*)
+      mb=${c#lambda=}
+      run_one "$c" "$tmp/bombs" AWS_LAMBDA_FUNCTION_MEMORY_SIZE="$mb" \
+        SIGHTLINE_INFER_THREADS=$(((mb + 1768) / 1769)) ;;
     *[!0-9]*|'') echo "error: unknown configuration $c (see --help)" >&2; exit 2 ;;
     *) run_one "budget=$c" "$tmp/bombs" SIGHTLINE_MEMORY_BUDGET_MB="$c" ;;
   esac

@@ -1,7 +1,8 @@
 //! The memory budget: a weighted semaphore in KiB. Each image holds a [`BudgetPermit`]
 //! for the peak memory its decode and preprocessing need (see `footprint`) while it is
 //! decoded, then only for what it keeps until its row is settled; images wait for
-//! room instead of being decoded all at once.
+//! room instead of being decoded all at once. Waiters are served in order (tokio's
+//! semaphore is fair): a large image is not starved by smaller ones behind it, which wait.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
