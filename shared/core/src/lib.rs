@@ -5,9 +5,11 @@
 //! * [`ResultRow`]: one row of the results table, success or error.
 //! * [`ErrorKind`] / [`Disposition`]: how a failure of one object is classified, once,
 //!   as permanent (an error row) or transient (retry the message).
-//! * [`Settings`]: deployment configuration with documented defaults.
+//! * [`Settings`]: deployment configuration with documented defaults; [`memory`]: the
+//!   default memory budget.
 
 pub mod catalog;
+pub mod memory;
 pub mod routing;
 pub mod settings;
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::CoreError;
+use crate::{memory, CoreError};
 
 /// Settings shared by every run mode.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,27 @@ pub struct Settings {
     /// is served at most this long after it happened; 0 checks every batch).
     /// `SIGHTLINE_HEAD_REFRESH_SECS`; default 30.
     pub head_refresh_secs: u64,
+    /// Memory budget of the images being decoded and kept, in MiB: an image waits until
+    /// its estimated peak fits, and one whose estimate exceeds the whole budget gets a
+    /// `too_large` row. `SIGHTLINE_MEMORY_BUDGET_MB`; default (`None`): derived by
+    /// [`Settings::memory_budget`].
+    pub memory_budget_mb: Option<u64>,
+    /// The Lambda function's memory in MiB, which the default memory budget is a share
+    /// of. `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (set by Lambda); default `None` (not Lambda).
+    pub lambda_memory_mb: Option<u64>,
 }
+
+/// The memory budget in force and how it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryBudgetChoice {
+    /// MiB.
+    pub mb: u64,
+    /// How it was chosen, for the start-up log.
+    pub basis: String,
+}
+
+/// The largest `SIGHTLINE_MEMORY_BUDGET_MB` (the budget counts KiB in 32 bits).
+pub const MAX_MEMORY_BUDGET_MB: u64 = (u32::MAX as u64) >> 10;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -61,6 +81,8 @@ impl Default for Settings {
             intra_threads: 1,
             execution_provider: "cpu".into(),
             head_refresh_secs: 30,
+            memory_budget_mb: None,
+            lambda_memory_mb: None,
         }
     }
 }
@@ -98,6 +120,16 @@ impl Settings {
         num("SIGHTLINE_MAX_OBJECT_BYTES", &mut s.max_object_bytes)?;
         num("SIGHTLINE_MAX_IMAGE_PIXELS", &mut s.max_image_pixels)?;
         num("SIGHTLINE_HEAD_REFRESH_SECS", &mut s.head_refresh_secs)?;
+        s.memory_budget_mb = optional_num(&get, "SIGHTLINE_MEMORY_BUDGET_MB")?;
+        s.lambda_memory_mb = optional_num(&get, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")?;
+        if let Some(mb) = s.memory_budget_mb {
+            if !(1..=MAX_MEMORY_BUDGET_MB).contains(&mb) {
+                return Err(CoreError::Invalid {
+                    origin: "SIGHTLINE_MEMORY_BUDGET_MB".into(),
+                    message: format!("{mb} is not between 1 and {MAX_MEMORY_BUDGET_MB} (MiB)"),
+                });
+            }
+        }
         num("SIGHTLINE_FETCH_CONCURRENCY", &mut fc)?;
         num("SIGHTLINE_INFER_BATCH", &mut ib)?;
         num("SIGHTLINE_INFER_THREADS", &mut it)?;
@@ -144,6 +176,31 @@ impl Settings {
         Ok(s)
     }
 
+    /// The memory budget: `SIGHTLINE_MEMORY_BUDGET_MB` if set, else
+    /// [`memory::default_budget_mb`] of the memory limit ([`memory::memory_limit`]: the
+    /// Lambda function's memory, else the machine's) and `models_resident_mb`, the memory
+    /// the loaded models keep.
+    pub fn memory_budget(&self, models_resident_mb: u64) -> MemoryBudgetChoice {
+        if let Some(mb) = self.memory_budget_mb {
+            return MemoryBudgetChoice {
+                mb,
+                basis: "SIGHTLINE_MEMORY_BUDGET_MB".into(),
+            };
+        }
+        let limit = memory::memory_limit(self.lambda_memory_mb);
+        let mb = memory::default_budget_mb(limit.mb, models_resident_mb);
+        let percent = memory::BUDGET_FRACTION * 100.0;
+        MemoryBudgetChoice {
+            mb,
+            basis: format!(
+                "{percent:.0}% of {} MiB ({}) minus {models_resident_mb} MiB of models, at least {} MiB",
+                limit.mb,
+                limit.source,
+                memory::BUDGET_FLOOR_MB
+            ),
+        }
+    }
+
     /// The models folder: the configured one, else `models/` (holding `catalogs/`) in the
     /// current folder or any parent, else `models/` next to the executable (container and
     /// Lambda packaging), else `$LAMBDA_TASK_ROOT/models`.
@@ -173,6 +230,20 @@ impl Settings {
     }
 }
 
+/// An optional number variable: `None` when unset or empty.
+fn optional_num(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+) -> Result<Option<u64>, CoreError> {
+    let Some(v) = get(key).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    v.trim().parse().map(Some).map_err(|_| CoreError::Invalid {
+        origin: key.to_string(),
+        message: format!("{v:?} is not a non-negative integer"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +269,32 @@ mod tests {
             |k| (k == "SIGHTLINE_EXECUTION_PROVIDER").then(|| "tpu".into())
         )
         .is_err());
+    }
+
+    #[test]
+    fn memory_budget_is_explicit_or_a_share_of_the_lambda_memory() {
+        let explicit = Settings::from_lookup(|k| match k {
+            "SIGHTLINE_MEMORY_BUDGET_MB" => Some("512".into()),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some("1769".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(explicit.memory_budget(100).mb, 512);
+        let lambda = Settings::from_lookup(|k| {
+            (k == "AWS_LAMBDA_FUNCTION_MEMORY_SIZE").then(|| "1769".into())
+        })
+        .unwrap();
+        let choice = lambda.memory_budget(100);
+        assert_eq!(choice.mb, 1061 - 100, "{choice:?}");
+        assert!(
+            choice.basis.contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+            "{choice:?}"
+        );
+        assert!(Settings::default().memory_budget(0).mb >= memory::BUDGET_FLOOR_MB);
+        for bad in ["0", "-5", "lots", "4194304"] {
+            let got =
+                Settings::from_lookup(|k| (k == "SIGHTLINE_MEMORY_BUDGET_MB").then(|| bad.into()));
+            assert!(got.is_err(), "{bad}");
+        }
     }
 }

@@ -132,6 +132,9 @@ impl Pipeline {
                 Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e)),
             }
         }
+        // The redacted copy is written and the kept image gone: the item's memory goes
+        // back to the budget (on the early returns above, with `p`).
+        drop(p.budget.take());
         let row = build_row(item, p.ctx, RowContent::Analyzed(findings.analysis));
         settle(ItemOutcome::Row(Box::new(row)))
     }

@@ -4,7 +4,8 @@
 //! * [`plan`]: catalogs compiled against their models at start-up ([`CatalogPlan`]).
 //! * `batch`: intake (parse events, route to catalogs) and the scheduler that overlaps
 //!   the stages ([`Pipeline::process_messages`]).
-//! * `prepare`: fetch, decode once, preprocess per model (blocking threads).
+//! * `prepare`: fetch, reserve memory in the [`budget`] (estimated by `footprint` from
+//!   the header), decode once, preprocess per model (blocking threads).
 //! * `infer`: batched model runs through an [`Inference`] backend (the ONNX Runtime
 //!   engine, or a fake in tests).
 //! * [`analyze`]: model outputs → labels, tags, detections, gated faces (pure).
@@ -18,7 +19,9 @@
 
 pub mod analyze;
 mod batch;
+pub mod budget;
 pub mod embedded;
+pub mod footprint;
 pub mod heads;
 mod infer;
 pub mod inference;
@@ -33,6 +36,7 @@ pub mod worker;
 mod write;
 
 pub use batch::BatchReport;
+pub use budget::{BudgetError, BudgetPermit, MemoryBudget};
 pub use inference::Inference;
 pub use outcome::ItemOutcome;
 pub use pipeline::{InferenceFactory, Pipeline, PipelineBuilder};
@@ -66,6 +70,26 @@ pub enum PipelineError {
     /// A decoder panicked on this input: a decoder bug the image triggers, so permanent.
     #[error("decoder panicked: {0}")]
     DecoderPanicked(String),
+    /// Decoding and preparing the image would need more than the whole memory budget:
+    /// permanent (a `too_large` row), never an out-of-memory kill.
+    #[error(
+        "image is {width}x{height}: decoding and preparing it needs about {needed_mib} MiB, \
+         more than the whole memory budget of {budget_mib} MiB (SIGHTLINE_MEMORY_BUDGET_MB; \
+         by default a share of the function's or machine's memory)"
+    )]
+    OverMemoryBudget {
+        /// Header width.
+        width: u32,
+        /// Header height.
+        height: u32,
+        /// The estimated peak, MiB (rounded up).
+        needed_mib: u64,
+        /// The whole budget, MiB.
+        budget_mib: u64,
+    },
+    /// The memory budget was closed while the image waited (shutting down): retried.
+    #[error("the memory budget is closed (shutting down)")]
+    BudgetClosed,
     /// The face-redacted copy could not be encoded.
     #[error("encoding the redacted copy: {0}")]
     RedactionEncoding(String),
@@ -86,6 +110,9 @@ impl PipelineError {
         match self {
             PipelineError::Vision(e) => e.disposition(),
             PipelineError::Storage(e) => e.disposition(),
+            PipelineError::OverMemoryBudget { .. } => {
+                sightline_core::Disposition::Permanent(sightline_core::ErrorKind::TooLarge)
+            }
             PipelineError::DecoderPanicked(_) => {
                 sightline_core::Disposition::Permanent(sightline_core::ErrorKind::CorruptImage)
             }

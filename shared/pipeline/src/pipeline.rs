@@ -9,6 +9,7 @@ use sightline_vision::engine::EngineConfig;
 use sightline_vision::{runtime, Engine, ModelRegistry};
 use tokio::sync::Semaphore;
 
+use crate::budget::MemoryBudget;
 use crate::heads::Heads;
 use crate::inference::Inference;
 use crate::plan::{CatalogPlans, ModelSet};
@@ -27,6 +28,8 @@ pub struct Pipeline {
     pub(crate) sink: Store,
     /// One permit per CPU: decodes running at once.
     pub(crate) cpu: Arc<Semaphore>,
+    /// Memory for images being decoded and kept, shared by every batch.
+    pub(crate) budget: MemoryBudget,
     /// The catalogs' champion heads, from the registry of the results bucket.
     pub(crate) heads: Heads,
 }
@@ -79,6 +82,12 @@ impl Pipeline {
     /// The compiled catalogs and their models.
     pub fn plans(&self) -> &CatalogPlans {
         &self.plans
+    }
+
+    /// The memory budget of the images being decoded and kept (its high-water mark is a
+    /// metric).
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.budget
     }
 
     /// The inference backend.
@@ -144,6 +153,7 @@ impl PipelineBuilder {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let refresh = std::time::Duration::from_secs(self.settings.head_refresh_secs);
         let heads = Heads::new(self.sink.clone(), refresh, self.settings.ort_dylib.clone());
+        let budget = memory_budget(&self.settings, plans.models());
         Ok(Pipeline {
             settings: self.settings,
             plans,
@@ -151,9 +161,21 @@ impl PipelineBuilder {
             source: self.source,
             sink: self.sink,
             cpu: Arc::new(Semaphore::new(cpus)),
+            budget,
             heads,
         })
     }
+}
+
+/// The memory budget of the settings. The models' resident memory is estimated as their
+/// ONNX bytes times (inference threads + 1): one session per model per thread, and the
+/// bytes loaded from the models folder.
+fn memory_budget(settings: &Settings, models: &ModelSet) -> MemoryBudget {
+    let onnx: u64 = models.models().iter().map(|m| m.onnx.len() as u64).sum();
+    let resident_mb = (onnx * (settings.infer_threads as u64 + 1)).div_ceil(1 << 20);
+    let choice = settings.memory_budget(resident_mb);
+    tracing::info!(budget_mib = choice.mb, basis = %choice.basis, "memory budget");
+    MemoryBudget::new(choice.mb << 20)
 }
 
 /// The default backend: ONNX Runtime sessions on inference threads.

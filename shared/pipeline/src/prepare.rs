@@ -1,12 +1,17 @@
-//! Stage 1: fetch an object, decode it once, and preprocess it for each model of its
-//! catalog (on blocking threads, at most one decode per CPU at a time).
+//! Stage 1: fetch an object, reserve the memory its decode needs in the pipeline's
+//! budget (estimated from its header), decode it once, and preprocess it for each model
+//! of its catalog (on blocking threads, at most one decode per CPU at a time).
 
 use std::time::Instant;
 
 use sightline_core::{Disposition, ErrorKind, WorkItem, UNROUTED_CATALOG};
 use sightline_vision::preprocess::LetterboxGeometry;
-use sightline_vision::{decode_image, DecodeLimits, Preprocess, RgbImage, VisionError};
+use sightline_vision::{
+    decode_image, probe_header, DecodeLimits, Preprocess, RgbImage, VisionError,
+};
 
+use crate::budget::{BudgetError, BudgetPermit};
+use crate::footprint::footprint;
 use crate::outcome::{ItemOutcome, Settled};
 use crate::plan::{CatalogPlan, ModelId};
 use crate::rows::RowContext;
@@ -36,6 +41,10 @@ pub(crate) struct Prepared<'a> {
     pub inputs: Vec<ModelInput>,
     /// The decoded image, kept only when the catalog writes redacted copies.
     pub image: Option<RgbImage>,
+    /// The image's share of the memory budget (its tensors and kept image), given back
+    /// when the item is settled and this is dropped: after the redacted copy is written.
+    /// `None` when the header could not be read before decoding.
+    pub budget: Option<BudgetPermit>,
 }
 
 impl Prepared<'_> {
@@ -87,12 +96,22 @@ impl Pipeline {
             Err(e) => return settle(ItemOutcome::failed(item, ctx, e.into())),
         };
         ctx.observe(&object);
+        let preprocess = self.preprocessing(plan);
+        let reserved = match self.reserve(plan, &preprocess, &object.bytes).await {
+            Ok(r) => r,
+            Err(e) => return settle(ItemOutcome::failed(item, ctx, e)),
+        };
         let Ok(_permit) = self.cpu.acquire().await else {
             return settle(ItemOutcome::Retry("shutting down".into()));
         };
         let t = Instant::now();
-        let decoded = self.decode(plan, object.bytes).await;
+        let decoded = self.decode(plan, preprocess, object.bytes).await;
         ctx.timings.decode_ms = ms(t);
+        // The decode's buffers are gone: keep only what the item still holds.
+        let budget = reserved.map(|(mut permit, kept)| {
+            permit.shrink_to(kept);
+            permit
+        });
         match decoded {
             Ok(d) => {
                 ctx.size_px = Some(d.size_px);
@@ -103,9 +122,49 @@ impl Pipeline {
                     ctx,
                     inputs: d.inputs,
                     image: d.image,
+                    budget,
                 }))
             }
             Err(e) => settle(ItemOutcome::failed(item, ctx, e)),
+        }
+    }
+
+    /// Each model of `plan` with its preprocessing.
+    fn preprocessing(&self, plan: &CatalogPlan) -> Vec<(ModelId, Preprocess)> {
+        plan.model_ids()
+            .into_iter()
+            .map(|m| (m, self.plans.models().get(m).preprocess()))
+            .collect()
+    }
+
+    /// Waits until the estimated peak memory of decoding and preparing `bytes` fits in
+    /// the budget and reserves it; returns the permit and the bytes the item keeps
+    /// afterwards. `None` (decoded without a reservation) when the header cannot be
+    /// read or is over the pixel limit: the decode refuses those before allocating
+    /// their pixels. An estimate over the whole budget is a permanent error.
+    async fn reserve(
+        &self,
+        plan: &CatalogPlan,
+        preprocess: &[(ModelId, Preprocess)],
+        bytes: &[u8],
+    ) -> Result<Option<(BudgetPermit, u64)>, PipelineError> {
+        let Some(header) = probe_header(bytes) else {
+            return Ok(None);
+        };
+        if header.pixels() > self.settings.max_image_pixels {
+            return Ok(None);
+        }
+        let models: Vec<Preprocess> = preprocess.iter().map(|(_, p)| p.clone()).collect();
+        let need = footprint(&header, bytes.len() as u64, &models, plan.redacts());
+        match self.budget.acquire(need.peak).await {
+            Ok(permit) => Ok(Some((permit, need.kept))),
+            Err(BudgetError::OverBudget { .. }) => Err(PipelineError::OverMemoryBudget {
+                width: header.width,
+                height: header.height,
+                needed_mib: need.peak.div_ceil(1 << 20),
+                budget_mib: self.budget.total_bytes() >> 20,
+            }),
+            Err(BudgetError::Closed) => Err(PipelineError::BudgetClosed),
         }
     }
 
@@ -113,13 +172,9 @@ impl Pipeline {
     async fn decode(
         &self,
         plan: &CatalogPlan,
+        preprocess: Vec<(ModelId, Preprocess)>,
         bytes: bytes::Bytes,
     ) -> Result<Decoded, PipelineError> {
-        let preprocess: Vec<(ModelId, Preprocess)> = plan
-            .model_ids()
-            .into_iter()
-            .map(|m| (m, self.plans.models().get(m).preprocess()))
-            .collect();
         let keep_image = plan.redacts();
         let limits = DecodeLimits {
             max_pixels: self.settings.max_image_pixels,

@@ -2,6 +2,8 @@
 //!
 //! * [`decode`]: sniff the format, refuse decompression bombs from the header, decode,
 //!   apply EXIF orientation, convert to RGB8.
+//! * [`probe`]: an image's header (size, pixel layout) without decoding it, and the peak
+//!   memory its decode needs.
 //! * [`preprocess`]: per-model tensors as each [`manifest`] specifies them, resampled
 //!   exactly as Pillow does ([`resample`]).
 //! * [`runtime`]: the process-wide ONNX Runtime environment (loaded from a shared library).
@@ -21,6 +23,7 @@ pub mod face;
 pub mod head;
 pub mod manifest;
 pub mod preprocess;
+pub mod probe;
 pub mod redact;
 pub mod resample;
 pub mod runtime;
@@ -33,6 +36,7 @@ pub use engine::{Engine, ModelOutput};
 pub use head::HeadSession;
 pub use manifest::{ModelManifest, ModelRegistry};
 pub use preprocess::{ClassifierPreprocess, Letterbox, Preprocess};
+pub use probe::{probe_header, ImageHeader};
 pub use redact::{redact, PixelRect, RedactStyle};
 
 use sightline_core::{Disposition, ErrorKind};

@@ -27,6 +27,21 @@ impl Preprocess {
         }
     }
 
+    /// An upper bound on the bytes [`Preprocess::run`] allocates for an image whose
+    /// longer side is `rows` pixels, besides the output tensor, where `side` is the crop
+    /// or canvas side: the resampler's intermediate rows (every input row the window
+    /// reads, each resized to at most `side` pixels) and output window (`side` × `side`),
+    /// 3 bytes per pixel; and its filter weights, bounds and accumulator (under 16 bytes
+    /// per input row and 72 per output column).
+    pub fn scratch_bytes(&self, rows: u32) -> u64 {
+        let side = u64::from(match self {
+            Preprocess::CenterCrop(p) => p.crop,
+            Preprocess::Letterbox(p) => p.size,
+        });
+        let rows = u64::from(rows);
+        3 * side * (rows + side) + 16 * rows + 72 * side
+    }
+
     /// Writes the model input for `img` into `out`; letterboxing also returns where the
     /// image sits in the input (to map boxes back).
     pub fn run(&self, img: &RgbImage, out: &mut [f32]) -> Option<LetterboxGeometry> {
