@@ -11,6 +11,7 @@
 //! * [`detect`]: detector rows → boxes in image pixels, thresholds, class-aware NMS.
 //! * [`redact`]: pixelation or blur of regions (faces) of decoded images.
 //! * [`encode`]: decoded images back to PNG or JPEG.
+//! * [`turn`]: quarter turns of square model inputs (rotation-robust face detection).
 
 pub mod classify;
 pub mod decode;
@@ -24,16 +25,18 @@ pub mod preprocess;
 pub mod redact;
 pub mod resample;
 pub mod runtime;
+pub mod turn;
 
 pub use classify::{Classification, Classifier};
 pub use decode::{decode_image, DecodeLimits, RgbImage};
 pub use detect::DetectionFilter;
-pub use encode::{encode_image, EncodeFormat};
+pub use encode::{encode_image, encode_image_within, EncodeError, EncodeFormat};
 pub use engine::{Engine, ModelOutput};
 pub use head::HeadSession;
 pub use manifest::{ModelManifest, ModelRegistry};
 pub use preprocess::{ClassifierPreprocess, Letterbox, Preprocess};
 pub use redact::{redact, PixelRect, RedactStyle};
+pub use turn::QuarterTurn;
 
 use sightline_core::{Disposition, ErrorKind};
 
