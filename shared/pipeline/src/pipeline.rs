@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use crate::heads::Heads;
 use crate::inference::Inference;
 use crate::plan::{CatalogPlans, ModelSet};
+use crate::redact::CopyLimit;
 use crate::PipelineError;
 
 /// Starts the inference backend over the pipeline's models.
@@ -29,6 +30,8 @@ pub struct Pipeline {
     pub(crate) cpu: Arc<Semaphore>,
     /// The catalogs' champion heads, from the registry of the results bucket.
     pub(crate) heads: Heads,
+    /// The bound on redacted copies.
+    pub(crate) copy_limit: CopyLimit,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -56,6 +59,7 @@ impl Pipeline {
             catalogs: None,
             registry: None,
             inference: None,
+            copy_limit: CopyLimit::default(),
         }
     }
 
@@ -103,6 +107,7 @@ pub struct PipelineBuilder {
     catalogs: Option<Catalogs>,
     registry: Option<ModelRegistry>,
     inference: Option<InferenceFactory>,
+    copy_limit: CopyLimit,
 }
 
 impl PipelineBuilder {
@@ -125,6 +130,12 @@ impl PipelineBuilder {
         start: impl FnOnce(&Settings, &ModelSet) -> Result<Arc<dyn Inference>, PipelineError> + 'static,
     ) -> Self {
         self.inference = Some(Box::new(start));
+        self
+    }
+
+    /// The bound on redacted copies (default: [`CopyLimit::default`]).
+    pub fn copy_limit(mut self, limit: CopyLimit) -> Self {
+        self.copy_limit = limit;
         self
     }
 
@@ -152,6 +163,7 @@ impl PipelineBuilder {
             sink: self.sink,
             cpu: Arc::new(Semaphore::new(cpus)),
             heads,
+            copy_limit: self.copy_limit,
         })
     }
 }

@@ -6,10 +6,12 @@
 
 mod support;
 
-use sightline_core::{ErrorKind, Settings};
+use sightline_core::{ErrorKind, RedactionSkip, Settings};
 use sightline_pipeline::analyze::faces_within;
-use sightline_pipeline::redact::redacted_key;
-use support::{checker_png, harness, png, settings, Harness, FACE_SIZE};
+use sightline_pipeline::redact::{redacted_key, CopyLimit};
+use support::{
+    checker_png, files_under, harness, harness_with, png, settings, tall_png, Harness, FACE_SIZE,
+};
 
 const CLASSIFY: &str = r#"
 name = "shop"
@@ -277,6 +279,50 @@ async fn without_faces_the_copy_equals_the_original() {
         .unwrap()
         .to_rgb8();
     assert_eq!(copy, original);
+}
+
+#[tokio::test]
+async fn a_tall_thin_image_gets_a_small_copy_and_one_over_the_bound_is_skipped_not_failed() {
+    // 1 × 200,000 pixels of one grey: a 194 KB 1 × 100,000,000 PNG of this kind once gave a
+    // 125 MB copy (PNG at the fastest level, ~1.25 bytes a pixel).
+    let tall = tall_png(200_000);
+    let h = harness(SECURITY, settings(16));
+    h.put("tall.png", &tall);
+    let report = h.process(&h.messages("cams", &[&["tall.png"]])).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    let row = &h.rows_on_disk()[0];
+    let key = row
+        .redacted_key
+        .as_ref()
+        .expect("a copy within the default bound");
+    let copy = std::fs::metadata(h.output.path().join(key)).unwrap().len();
+    assert!(
+        copy <= 8 * tall.len() as u64,
+        "the copy compresses like the original: {copy} bytes from {}",
+        tall.len()
+    );
+    assert_eq!(row.redaction_skipped, None);
+
+    // A bound below the copy's size: no copy, and a success row that says why.
+    let exact = CopyLimit {
+        factor: 1,
+        floor_bytes: 0,
+    };
+    let h = harness_with(SECURITY, settings(16), exact);
+    h.put("tall.png", &tall);
+    let report = h.process(&h.messages("cams", &[&["tall.png"]])).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!((report.rows, report.error_rows), (1, 0));
+    let row = &h.rows_on_disk()[0];
+    assert_eq!(row.redacted_key, None);
+    assert_eq!(row.redaction_skipped, Some(RedactionSkip::TooLarge));
+    assert_eq!((row.error_kind, row.error.as_deref()), (None, None));
+    assert!(!row.labels.is_empty() && row.embedding.is_some(), "{row:?}");
+    assert_eq!((row.width, row.height), (Some(1), Some(200_000)));
+    assert!(
+        files_under(&h.output.path().join("redacted")).is_empty(),
+        "nothing is written"
+    );
 }
 
 #[tokio::test]
