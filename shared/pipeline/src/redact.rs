@@ -72,9 +72,9 @@ pub struct CopyLimit {
 }
 
 impl Default for CopyLimit {
-    /// 16 × the original, at least 8 MiB. JPEG → JPEG (quality 90) and PNG → PNG copies
-    /// stay within ~3× of the original; lossy WebP → PNG grows 5–15×; a 194 KB
-    /// 1 × 100,000,000 PNG once gave a 125 MB copy.
+    /// 16 × the original, at least 8 MiB: room for a PNG copy of a lossy source (WebP,
+    /// GIF), which can be several times its original; a 194 KB 1 × 100,000,000 PNG once
+    /// gave a 125 MB copy.
     fn default() -> Self {
         CopyLimit {
             factor: 16,
