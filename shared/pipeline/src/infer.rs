@@ -148,7 +148,10 @@ impl Pipeline {
                 None => Vec::new(),
             };
             let redacted = match self.redact_checked(f, image, faces).await {
-                Ok(image) => image,
+                Ok((image, recheck_ms)) => {
+                    p.ctx.timings.infer_ms += recheck_ms;
+                    image
+                }
                 Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e)),
             };
             let original_bytes = p.ctx.size.unwrap_or(0).max(0) as u64;

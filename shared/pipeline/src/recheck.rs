@@ -19,16 +19,17 @@ pub const MAX_RECHECKS: usize = 3;
 
 impl Pipeline {
     /// Pixelates `faces` in `image`, then re-checks it with the face model (see the
-    /// module docs). Returns the redacted image. Without faces there is nothing to
-    /// re-check: the image is unchanged, so the model would find nothing again.
+    /// module docs). Returns the redacted image and the milliseconds the re-check's model
+    /// runs took. Without faces there is nothing to re-check: the image is unchanged, so
+    /// the model would find nothing again.
     pub(crate) async fn redact_checked(
         &self,
         plan: &FacePlan,
         image: RgbImage,
         faces: Vec<Detection>,
-    ) -> Result<RgbImage, PipelineError> {
+    ) -> Result<(RgbImage, f32), PipelineError> {
         if faces.is_empty() {
-            return Ok(image);
+            return Ok((image, 0.0));
         }
         let mut image = blocking(move || {
             let mut image = image;
@@ -36,10 +37,12 @@ impl Pipeline {
             image
         })
         .await?;
+        let mut run_ms = 0.0;
         for _ in 0..MAX_RECHECKS {
-            let (checked, found) = self.faces_in(plan, image).await?;
+            let (checked, found, ms) = self.faces_in(plan, image).await?;
+            run_ms += ms;
             if found.is_empty() {
-                return Ok(checked);
+                return Ok((checked, run_ms));
             }
             image = blocking(move || {
                 let mut image = checked;
@@ -49,16 +52,17 @@ impl Pipeline {
             .await?;
         }
         tracing::debug!("redaction re-checked {MAX_RECHECKS} times");
-        Ok(image)
+        Ok((image, run_ms))
     }
 
     /// The faces the face model finds in `image` at every quarter turn, at or above the
-    /// catalog's threshold, in `image`'s pixels; `image` is handed back.
+    /// catalog's threshold, in `image`'s pixels; `image` is handed back, with the model
+    /// run's milliseconds.
     async fn faces_in(
         &self,
         plan: &FacePlan,
         image: RgbImage,
-    ) -> Result<(RgbImage, Vec<Detection>), PipelineError> {
+    ) -> Result<(RgbImage, Vec<Detection>, f32), PipelineError> {
         let model = plan.model;
         let pp = self.plans.models().get(model).preprocess();
         let (image, inputs) = blocking(move || {
@@ -76,7 +80,7 @@ impl Pipeline {
         })
         .await?;
         let Some(geometry) = inputs[0].geometry else {
-            return Ok((image, Vec::new()));
+            return Ok((image, Vec::new(), 0.0));
         };
         let n = inputs.len();
         let batch: Vec<f32> = inputs
@@ -91,7 +95,7 @@ impl Pipeline {
             .collect();
         let size = (image.width, image.height);
         let found = faces_to_redact(plan, outputs.iter().map(|(t, o)| (*t, o)), geometry, size);
-        Ok((image, found))
+        Ok((image, found, out.run_ms))
     }
 }
 
