@@ -264,6 +264,27 @@ async fn faces_are_gated_by_people_but_all_are_redacted() {
 }
 
 #[tokio::test]
+async fn only_catalogs_that_redact_run_the_turned_face_passes() {
+    for (redact, per_image) in [(false, 1), (true, 4)] {
+        let catalog = SECURITY.replace("redact = true", &format!("redact = {redact}"));
+        let h = harness(&catalog, settings(16));
+        h.put("a.png", &checker_png(32, 32));
+        h.put("b.png", &checker_png(48, 32));
+        let report = h.process(&h.messages("cams", &[&["a.png", "b.png"]])).await;
+        assert_eq!(report.rows, 2);
+        let runs = h.fake.runs.lock().unwrap().clone();
+        let inputs =
+            |model: &str| -> usize { runs.iter().filter(|r| r.0 == model).map(|r| r.1).sum() };
+        assert_eq!(
+            inputs("fake_face"),
+            2 * per_image,
+            "redact = {redact}: {runs:?}"
+        );
+        assert_eq!(inputs("fake_det"), 2, "{runs:?}");
+    }
+}
+
+#[tokio::test]
 async fn without_faces_the_copy_equals_the_original() {
     let h = harness(SECURITY, settings(16));
     h.put("empty-room.png", &checker_png(64, 48));
