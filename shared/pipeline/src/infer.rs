@@ -5,17 +5,17 @@ use std::collections::HashMap;
 
 use futures::future::join_all;
 use sightline_core::WorkItem;
-use sightline_vision::{ModelOutput, QuarterTurn, VisionError};
+use sightline_vision::{ModelOutput, QuarterTurn, RgbImage, VisionError};
 
 use crate::analyze::{analyze, ImageFrame};
 use crate::heads::BatchHeads;
 use crate::outcome::{ItemOutcome, Settled};
-use crate::plan::ModelId;
+use crate::plan::{FacePlan, ModelId};
 use crate::prepare::Prepared;
 use crate::redact::Redacted;
-use crate::rows::{build_row, RowContent};
+use crate::rows::{build_row, RowContent, RowContext};
 use crate::turns::faces_to_redact;
-use crate::Pipeline;
+use crate::{Pipeline, PipelineError};
 
 /// One image's model outputs and its share of the batched runs' time.
 #[derive(Debug, Default)]
@@ -138,24 +138,10 @@ impl Pipeline {
             classified,
         );
         if let (Some(image), Some(f)) = (p.image.take(), &plan.faces) {
-            let faces = match frame.faces {
-                Some(geometry) => {
-                    let upright = outputs.by_model.get(&f.model);
-                    let upright = upright.map(|o| (QuarterTurn::R0, o));
-                    let turned = outputs.turned.iter().map(|(t, o)| (*t, o));
-                    faces_to_redact(f, upright.into_iter().chain(turned), geometry, frame.size)
-                }
-                None => Vec::new(),
-            };
-            let redacted = match self.redact_checked(f, image, faces).await {
-                Ok((image, recheck_ms)) => {
-                    p.ctx.timings.infer_ms += recheck_ms;
-                    image
-                }
-                Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e)),
-            };
-            let original_bytes = p.ctx.size.unwrap_or(0).max(0) as u64;
-            match self.write_redacted(item, redacted, original_bytes).await {
+            match self
+                .redaction(item, f, image, &outputs, frame, &mut p.ctx)
+                .await
+            {
                 Ok(Redacted::Written(key)) => findings.analysis.redacted_key = Some(key),
                 Ok(Redacted::Skipped(why)) => findings.analysis.redaction_skipped = Some(why),
                 Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e)),
@@ -163,5 +149,37 @@ impl Pipeline {
         }
         let row = build_row(item, p.ctx, RowContent::Analyzed(findings.analysis));
         settle(ItemOutcome::Row(Box::new(row)))
+    }
+
+    /// One image's redaction: the faces of every turn, pixelated and re-checked
+    /// ([`crate::turns`], [`crate::recheck`]), then the copy written unless over its bound.
+    /// The re-check's model time is added to the row's `infer_ms`.
+    async fn redaction(
+        &self,
+        item: &WorkItem,
+        plan: &FacePlan,
+        image: RgbImage,
+        outputs: &ImageOutputs,
+        frame: ImageFrame,
+        ctx: &mut RowContext,
+    ) -> Result<Redacted, PipelineError> {
+        let faces = match frame.faces {
+            Some(geometry) => {
+                let upright = outputs.by_model.get(&plan.model);
+                let upright = upright.map(|o| (QuarterTurn::R0, o));
+                let turned = outputs.turned.iter().map(|(t, o)| (*t, o));
+                faces_to_redact(
+                    plan,
+                    upright.into_iter().chain(turned),
+                    geometry,
+                    frame.size,
+                )
+            }
+            None => Vec::new(),
+        };
+        let (redacted, recheck_ms) = self.redact_checked(plan, image, faces).await?;
+        ctx.timings.infer_ms += recheck_ms;
+        let original_bytes = ctx.size.unwrap_or(0).max(0) as u64;
+        self.write_redacted(item, redacted, original_bytes).await
     }
 }
