@@ -345,6 +345,7 @@ mod tests {
             detections,
             embedding: None,
             redacted_key: None,
+            redaction_skipped: None,
             error_kind: None,
             error: None,
             timings: Default::default(),

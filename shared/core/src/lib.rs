@@ -160,6 +160,33 @@ impl std::fmt::Display for ErrorKind {
     }
 }
 
+/// Why a catalog that redacts wrote no redacted copy for an analysed image. Written to the
+/// `redaction_skipped` column as [`RedactionSkip::as_str`]; the row keeps its analysis and
+/// stays a success row (`error_kind` null).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RedactionSkip {
+    /// The encoded copy was over the size bound (see `sightline_pipeline::redact`).
+    TooLarge,
+}
+
+impl RedactionSkip {
+    /// Every reason, in declaration order.
+    pub const ALL: [RedactionSkip; 1] = [RedactionSkip::TooLarge];
+
+    /// The reason whose [`RedactionSkip::as_str`] code is `code`.
+    pub fn from_code(code: &str) -> Option<RedactionSkip> {
+        Self::ALL.into_iter().find(|k| k.as_str() == code)
+    }
+
+    /// The machine-readable code stored in the results table.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedactionSkip::TooLarge => "too_large",
+        }
+    }
+}
+
 /// How a failure is handled: the single classification every crate maps its errors to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
@@ -283,6 +310,9 @@ pub struct ResultRow {
     /// Key of the redacted copy (`redacted/<key>`, faces pixelated), when the catalog
     /// redacts and the image was analysed.
     pub redacted_key: Option<String>,
+    /// Why no redacted copy was written although the catalog redacts (`redacted_key` is
+    /// then `None`); `None` otherwise.
+    pub redaction_skipped: Option<RedactionSkip>,
     /// Machine-readable error code, `None` on success.
     pub error_kind: Option<ErrorKind>,
     /// Human-readable error message, `None` on success.

@@ -29,7 +29,8 @@ pub struct ImageFrame {
 pub struct Findings {
     /// What the row reports (without a redacted key yet).
     pub analysis: Analysis,
-    /// Every face above the catalog's threshold, gate or not: what redaction covers.
+    /// Every face of the upright pass above the catalog's threshold, gate or not (after
+    /// NMS and cap). Redaction covers these and more: see [`crate::turns`].
     pub faces: Vec<Detection>,
 }
 

@@ -5,24 +5,31 @@ use std::collections::HashMap;
 
 use futures::future::join_all;
 use sightline_core::WorkItem;
-use sightline_vision::{ModelOutput, VisionError};
+use sightline_vision::{ModelOutput, QuarterTurn, RgbImage, VisionError};
 
 use crate::analyze::{analyze, ImageFrame};
 use crate::heads::BatchHeads;
 use crate::outcome::{ItemOutcome, Settled};
-use crate::plan::ModelId;
+use crate::plan::{FacePlan, ModelId};
 use crate::prepare::Prepared;
-use crate::rows::{build_row, RowContent};
-use crate::Pipeline;
+use crate::redact::Redacted;
+use crate::rows::{build_row, RowContent, RowContext};
+use crate::turns::faces_to_redact;
+use crate::{Pipeline, PipelineError};
 
 /// One image's model outputs and its share of the batched runs' time.
 #[derive(Debug, Default)]
 pub(crate) struct ImageOutputs {
-    /// Outputs by model.
+    /// Outputs of the upright inputs, by model.
     pub by_model: HashMap<ModelId, ModelOutput>,
+    /// Outputs of the face model's turned inputs (catalogs that redact).
+    pub turned: Vec<(QuarterTurn, ModelOutput)>,
     /// Milliseconds of model time attributed to this image.
     pub infer_ms: f32,
 }
+
+/// One input of a batched run: the image's position in its chunk, its turn, its tensor.
+type Member<'a> = (usize, QuarterTurn, &'a [f32]);
 
 impl Pipeline {
     /// Runs `chunk` through its models and settles every image: a row (with its redacted
@@ -46,32 +53,36 @@ impl Pipeline {
     async fn run_models(&self, chunk: &[Prepared<'_>]) -> Vec<Result<ImageOutputs, VisionError>> {
         let mut results: Vec<Result<ImageOutputs, VisionError>> =
             chunk.iter().map(|_| Ok(ImageOutputs::default())).collect();
-        let mut by_model: HashMap<ModelId, Vec<(usize, &[f32])>> = HashMap::new();
+        let mut by_model: HashMap<ModelId, Vec<Member<'_>>> = HashMap::new();
         for (j, p) in chunk.iter().enumerate() {
             for input in &p.inputs {
                 by_model
                     .entry(input.model)
                     .or_default()
-                    .push((j, &input.tensor));
+                    .push((j, input.turn, &input.tensor));
             }
         }
         for (model, members) in by_model {
             let n = members.len();
             let input: Vec<f32> = members
                 .iter()
-                .flat_map(|(_, t)| t.iter().copied())
+                .flat_map(|(_, _, t)| t.iter().copied())
                 .collect();
             match self.inference.run(model, input, n).await {
                 Ok(out) => {
-                    for (k, (j, _)) in members.iter().enumerate() {
+                    for (k, (j, turn, _)) in members.iter().enumerate() {
                         if let Ok(r) = &mut results[*j] {
                             r.infer_ms += out.run_ms / n as f32;
-                            r.by_model.insert(model, out.slice(k));
+                            if *turn == QuarterTurn::R0 {
+                                r.by_model.insert(model, out.slice(k));
+                            } else {
+                                r.turned.push((*turn, out.slice(k)));
+                            }
                         }
                     }
                 }
                 Err(e) => {
-                    for (j, _) in members {
+                    for (j, _, _) in members {
                         results[j] = Err(VisionError::Inference {
                             model: self.plans.models().get(model).manifest.name.clone(),
                             message: e.to_string(),
@@ -84,7 +95,7 @@ impl Pipeline {
     }
 
     /// Findings (labels from the catalog's head when it serves one) → redacted copy (if the
-    /// catalog redacts) → row.
+    /// catalog redacts: every face of every turn) → row.
     async fn finish(
         &self,
         mut p: Prepared<'_>,
@@ -126,9 +137,13 @@ impl Pipeline {
             frame,
             classified,
         );
-        if let Some(image) = p.image.take() {
-            match self.write_redacted(item, image, &findings.faces).await {
-                Ok(key) => findings.analysis.redacted_key = Some(key),
+        if let (Some(image), Some(f)) = (p.image.take(), &plan.faces) {
+            match self
+                .redaction(item, f, image, &outputs, frame, &mut p.ctx)
+                .await
+            {
+                Ok(Redacted::Written(key)) => findings.analysis.redacted_key = Some(key),
+                Ok(Redacted::Skipped(why)) => findings.analysis.redaction_skipped = Some(why),
                 Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e)),
             }
         }
@@ -137,5 +152,37 @@ impl Pipeline {
         drop(p.budget.take());
         let row = build_row(item, p.ctx, RowContent::Analyzed(findings.analysis));
         settle(ItemOutcome::Row(Box::new(row)))
+    }
+
+    /// One image's redaction: the faces of every turn, pixelated and re-checked
+    /// ([`crate::turns`], [`crate::recheck`]), then the copy written unless over its bound.
+    /// The re-check's model time is added to the row's `infer_ms`.
+    async fn redaction(
+        &self,
+        item: &WorkItem,
+        plan: &FacePlan,
+        image: RgbImage,
+        outputs: &ImageOutputs,
+        frame: ImageFrame,
+        ctx: &mut RowContext,
+    ) -> Result<Redacted, PipelineError> {
+        let faces = match frame.faces {
+            Some(geometry) => {
+                let upright = outputs.by_model.get(&plan.model);
+                let upright = upright.map(|o| (QuarterTurn::R0, o));
+                let turned = outputs.turned.iter().map(|(t, o)| (*t, o));
+                faces_to_redact(
+                    plan,
+                    upright.into_iter().chain(turned),
+                    geometry,
+                    frame.size,
+                )
+            }
+            None => Vec::new(),
+        };
+        let (redacted, recheck_ms) = self.redact_checked(plan, image, faces).await?;
+        ctx.timings.infer_ms += recheck_ms;
+        let original_bytes = ctx.size.unwrap_or(0).max(0) as u64;
+        self.write_redacted(item, redacted, original_bytes).await
     }
 }

@@ -9,6 +9,9 @@
 //! * `infer`: batched model runs through an [`Inference`] backend (the ONNX Runtime
 //!   engine, or a fake in tests).
 //! * [`analyze`]: model outputs → labels, tags, detections, gated faces (pure).
+//! * [`turns`]: the face model's extra passes on the turned input (catalogs that
+//!   redact), merged into the faces to redact.
+//! * [`recheck`]: the redacted image re-checked by the face model until it finds nothing.
 //! * [`redact`]: face-redacted copies, written concurrently.
 //! * [`rows`]: where a results row is built (success and error rows alike).
 //! * `write`: rows → Parquet in the results bucket.
@@ -30,8 +33,10 @@ mod outcome;
 mod pipeline;
 pub mod plan;
 mod prepare;
+pub mod recheck;
 pub mod redact;
 pub mod rows;
+pub mod turns;
 pub mod worker;
 mod write;
 

@@ -13,6 +13,7 @@ use crate::budget::MemoryBudget;
 use crate::heads::Heads;
 use crate::inference::Inference;
 use crate::plan::{CatalogPlans, ModelSet};
+use crate::redact::CopyLimit;
 use crate::PipelineError;
 
 /// Starts the inference backend over the pipeline's models.
@@ -32,6 +33,8 @@ pub struct Pipeline {
     pub(crate) budget: MemoryBudget,
     /// The catalogs' champion heads, from the registry of the results bucket.
     pub(crate) heads: Heads,
+    /// The bound on redacted copies.
+    pub(crate) copy_limit: CopyLimit,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -59,6 +62,7 @@ impl Pipeline {
             catalogs: None,
             registry: None,
             inference: None,
+            copy_limit: CopyLimit::default(),
         }
     }
 
@@ -112,6 +116,7 @@ pub struct PipelineBuilder {
     catalogs: Option<Catalogs>,
     registry: Option<ModelRegistry>,
     inference: Option<InferenceFactory>,
+    copy_limit: CopyLimit,
 }
 
 impl PipelineBuilder {
@@ -134,6 +139,12 @@ impl PipelineBuilder {
         start: impl FnOnce(&Settings, &ModelSet) -> Result<Arc<dyn Inference>, PipelineError> + 'static,
     ) -> Self {
         self.inference = Some(Box::new(start));
+        self
+    }
+
+    /// The bound on redacted copies (default: [`CopyLimit::default`]).
+    pub fn copy_limit(mut self, limit: CopyLimit) -> Self {
+        self.copy_limit = limit;
         self
     }
 
@@ -163,6 +174,7 @@ impl PipelineBuilder {
             cpu: Arc::new(Semaphore::new(cpus)),
             budget,
             heads,
+            copy_limit: self.copy_limit,
         })
     }
 }

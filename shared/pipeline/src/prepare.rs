@@ -7,7 +7,7 @@ use std::time::Instant;
 use sightline_core::{Disposition, ErrorKind, WorkItem, UNROUTED_CATALOG};
 use sightline_vision::preprocess::LetterboxGeometry;
 use sightline_vision::{
-    decode_image, probe_header, DecodeLimits, Preprocess, RgbImage, VisionError,
+    decode_image, probe_header, DecodeLimits, Preprocess, QuarterTurn, RgbImage, VisionError,
 };
 
 use crate::budget::{BudgetError, BudgetPermit};
@@ -15,6 +15,7 @@ use crate::footprint::footprint;
 use crate::outcome::{ItemOutcome, Settled};
 use crate::plan::{CatalogPlan, ModelId};
 use crate::rows::RowContext;
+use crate::turns::turned_inputs;
 use crate::{Pipeline, PipelineError};
 
 /// One model's input for one image.
@@ -22,6 +23,9 @@ use crate::{Pipeline, PipelineError};
 pub(crate) struct ModelInput {
     /// The model.
     pub model: ModelId,
+    /// How the image is turned in this input: upright, except the face model's extra
+    /// passes of a catalog that redacts (see [`crate::turns`]).
+    pub turn: QuarterTurn,
     /// Its input tensor.
     pub tensor: Vec<f32>,
     /// Where the image sits in a letterboxed input.
@@ -37,7 +41,8 @@ pub(crate) struct Prepared<'a> {
     pub plan: &'a CatalogPlan,
     /// What the row will say about the object.
     pub ctx: RowContext,
-    /// One input per model of the catalog.
+    /// One upright input per model of the catalog, then the face model's turned inputs
+    /// when the catalog redacts.
     pub inputs: Vec<ModelInput>,
     /// The decoded image, kept only when the catalog writes redacted copies.
     pub image: Option<RgbImage>,
@@ -48,11 +53,11 @@ pub(crate) struct Prepared<'a> {
 }
 
 impl Prepared<'_> {
-    /// Where the image sits in `model`'s letterboxed input.
+    /// Where the image sits in `model`'s (upright) letterboxed input.
     pub fn geometry(&self, model: ModelId) -> Option<LetterboxGeometry> {
         self.inputs
             .iter()
-            .find(|i| i.model == model)
+            .find(|i| i.model == model && i.turn == QuarterTurn::R0)
             .and_then(|i| i.geometry)
     }
 }
@@ -168,7 +173,8 @@ impl Pipeline {
         }
     }
 
-    /// One decode, then each model's own preprocessing, on a blocking thread.
+    /// One decode, then each model's own preprocessing, on a blocking thread; for a
+    /// catalog that redacts, the face model's input turned three ways as well.
     async fn decode(
         &self,
         plan: &CatalogPlan,
@@ -176,23 +182,30 @@ impl Pipeline {
         bytes: bytes::Bytes,
     ) -> Result<Decoded, PipelineError> {
         let keep_image = plan.redacts();
+        let turned_faces = plan.faces.as_ref().filter(|_| keep_image).map(|f| f.model);
         let limits = DecodeLimits {
             max_pixels: self.settings.max_image_pixels,
         };
         let task = tokio::task::spawn_blocking(move || {
             let img = decode_image(&bytes, limits)?;
-            let inputs = preprocess
-                .into_iter()
-                .map(|(model, pp)| {
-                    let mut tensor = vec![0f32; pp.tensor_len()];
-                    let geometry = pp.run(&img, &mut tensor);
-                    ModelInput {
-                        model,
-                        tensor,
-                        geometry,
-                    }
-                })
-                .collect();
+            let mut inputs = Vec::with_capacity(preprocess.len() + 3);
+            for (model, pp) in preprocess {
+                let mut tensor = vec![0f32; pp.tensor_len()];
+                let geometry = pp.run(&img, &mut tensor);
+                let upright = ModelInput {
+                    model,
+                    turn: QuarterTurn::R0,
+                    tensor,
+                    geometry,
+                };
+                let turned = if turned_faces == Some(model) {
+                    turned_inputs(&upright, &pp)
+                } else {
+                    Vec::new()
+                };
+                inputs.push(upright);
+                inputs.extend(turned);
+            }
             Ok::<_, VisionError>(Decoded {
                 size_px: (img.width, img.height),
                 stats: img.stats(),

@@ -2,7 +2,9 @@
 //! facts about the object is settled ([`RowContext`]).
 
 use chrono::{DateTime, Utc};
-use sightline_core::{Detection, ErrorKind, ImageStats, Label, ResultRow, StageTimings, WorkItem};
+use sightline_core::{
+    Detection, ErrorKind, ImageStats, Label, RedactionSkip, ResultRow, StageTimings, WorkItem,
+};
 use sightline_storage::Object;
 
 use crate::plan::CatalogPlan;
@@ -83,6 +85,8 @@ pub struct Analysis {
     pub embedding: Option<Vec<f32>>,
     /// Key of the redacted copy, if one was written.
     pub redacted_key: Option<String>,
+    /// Why the catalog redacts but no copy was written.
+    pub redaction_skipped: Option<RedactionSkip>,
 }
 
 /// Builds the results row for `item`.
@@ -112,6 +116,7 @@ pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> Resul
         detections: analysis.detections,
         embedding: analysis.embedding,
         redacted_key: analysis.redacted_key,
+        redaction_skipped: analysis.redaction_skipped,
         error_kind,
         error,
         timings: ctx.timings,

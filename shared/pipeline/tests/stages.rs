@@ -6,10 +6,12 @@
 
 mod support;
 
-use sightline_core::{ErrorKind, Settings};
+use sightline_core::{ErrorKind, RedactionSkip, Settings};
 use sightline_pipeline::analyze::faces_within;
-use sightline_pipeline::redact::redacted_key;
-use support::{checker_png, harness, png, settings, Harness, FACE_SIZE};
+use sightline_pipeline::redact::{redacted_key, CopyLimit};
+use support::{
+    checker_png, files_under, harness, harness_with, png, settings, tall_png, Harness, FACE_SIZE,
+};
 
 const CLASSIFY: &str = r#"
 name = "shop"
@@ -262,6 +264,27 @@ async fn faces_are_gated_by_people_but_all_are_redacted() {
 }
 
 #[tokio::test]
+async fn only_catalogs_that_redact_run_the_turned_face_passes() {
+    for (redact, per_image) in [(false, 1), (true, 4)] {
+        let catalog = SECURITY.replace("redact = true", &format!("redact = {redact}"));
+        let h = harness(&catalog, settings(16));
+        h.put("a.png", &checker_png(32, 32));
+        h.put("b.png", &checker_png(48, 32));
+        let report = h.process(&h.messages("cams", &[&["a.png", "b.png"]])).await;
+        assert_eq!(report.rows, 2);
+        let runs = h.fake.runs.lock().unwrap().clone();
+        let inputs =
+            |model: &str| -> usize { runs.iter().filter(|r| r.0 == model).map(|r| r.1).sum() };
+        assert_eq!(
+            inputs("fake_face"),
+            2 * per_image,
+            "redact = {redact}: {runs:?}"
+        );
+        assert_eq!(inputs("fake_det"), 2, "{runs:?}");
+    }
+}
+
+#[tokio::test]
 async fn without_faces_the_copy_equals_the_original() {
     let h = harness(SECURITY, settings(16));
     h.put("empty-room.png", &checker_png(64, 48));
@@ -277,6 +300,48 @@ async fn without_faces_the_copy_equals_the_original() {
         .unwrap()
         .to_rgb8();
     assert_eq!(copy, original);
+}
+
+#[tokio::test]
+async fn a_tall_thin_image_gets_a_small_copy_and_one_over_the_bound_is_skipped_not_failed() {
+    // 1 × 200,000 pixels of one grey: a 194 KB 1 × 100,000,000 PNG of this kind once gave a
+    // 125 MB copy (PNG at the fastest level, ~1.25 bytes a row, the level such narrow rows
+    // still get: see sightline_vision::encode::png_compression).
+    let tall = tall_png(200_000);
+    let h = harness(SECURITY, settings(16));
+    h.put("tall.png", &tall);
+    let report = h.process(&h.messages("cams", &[&["tall.png"]])).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    let row = &h.rows_on_disk()[0];
+    let key = row
+        .redacted_key
+        .as_ref()
+        .expect("a copy within the default bound");
+    let copy = std::fs::metadata(h.output.path().join(key)).unwrap().len();
+    let bound = CopyLimit::default().bytes(tall.len() as u64);
+    assert!(copy as usize <= bound, "{copy} bytes, bound {bound}");
+    assert_eq!(row.redaction_skipped, None);
+
+    // A bound below the copy's size: no copy, and a success row that says why.
+    let exact = CopyLimit {
+        factor: 1,
+        floor_bytes: 0,
+    };
+    let h = harness_with(SECURITY, settings(16), exact);
+    h.put("tall.png", &tall);
+    let report = h.process(&h.messages("cams", &[&["tall.png"]])).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    assert_eq!((report.rows, report.error_rows), (1, 0));
+    let row = &h.rows_on_disk()[0];
+    assert_eq!(row.redacted_key, None);
+    assert_eq!(row.redaction_skipped, Some(RedactionSkip::TooLarge));
+    assert_eq!((row.error_kind, row.error.as_deref()), (None, None));
+    assert!(!row.labels.is_empty() && row.embedding.is_some(), "{row:?}");
+    assert_eq!((row.width, row.height), (Some(1), Some(200_000)));
+    assert!(
+        files_under(&h.output.path().join("redacted")).is_empty(),
+        "nothing is written"
+    );
 }
 
 #[tokio::test]

@@ -81,6 +81,7 @@ mod tests {
             detections: vec![],
             embedding: None,
             redacted_key: None,
+            redaction_skipped: None,
             error_kind: None,
             error: None,
             timings: StageTimings::default(),

@@ -45,6 +45,7 @@ fn row(i: usize, class: usize) -> ResultRow {
         detections: vec![],
         embedding: Some(embedding),
         redacted_key: None,
+        redaction_skipped: None,
         error_kind: None,
         error: None,
         timings: StageTimings::default(),

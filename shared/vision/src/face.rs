@@ -4,6 +4,10 @@
 use sightline_core::Detection;
 
 use crate::preprocess::LetterboxGeometry;
+use crate::turn::QuarterTurn;
+
+/// Side of the model's square input in pixels.
+pub const INPUT_SIZE: f32 = 256.0;
 
 /// Anchors for the 256-px model: stride 16 (16×16 cells, 2 anchors each) then stride 32
 /// (8×8 cells, 6 anchors each), row-major over (y, x), centres in input pixels.
@@ -35,6 +39,19 @@ fn sigmoid(x: f32) -> f32 {
 pub fn decode_blazeface(
     raw: &[(usize, Vec<f32>)],
     geometry: LetterboxGeometry,
+    size: (u32, u32),
+    min_score: f32,
+) -> Vec<Detection> {
+    decode_blazeface_turned(raw, geometry, QuarterTurn::R0, size, min_score)
+}
+
+/// [`decode_blazeface`] for outputs of the upright letterboxed input turned by `turn`:
+/// each box is turned back in the input square before it is mapped to image pixels, so
+/// the boxes are in the upright image's coordinates.
+pub fn decode_blazeface_turned(
+    raw: &[(usize, Vec<f32>)],
+    geometry: LetterboxGeometry,
+    turn: QuarterTurn,
     (width, height): (u32, u32),
     min_score: f32,
 ) -> Vec<Detection> {
@@ -53,8 +70,15 @@ pub fn decode_blazeface(
                 return None;
             }
             let (cx, cy) = (ax + r[0], ay + r[1]);
-            let (x1, y1) = geometry.to_image(cx - r[2] / 2.0, cy - r[3] / 2.0);
-            let (x2, y2) = geometry.to_image(cx + r[2] / 2.0, cy + r[3] / 2.0);
+            let turned = [
+                cx - r[2] / 2.0,
+                cy - r[3] / 2.0,
+                cx + r[2] / 2.0,
+                cy + r[3] / 2.0,
+            ];
+            let [ux1, uy1, ux2, uy2] = turn.unturn_box(turned, INPUT_SIZE);
+            let (x1, y1) = geometry.to_image(ux1, uy1);
+            let (x2, y2) = geometry.to_image(ux2, uy2);
             Some(Detection {
                 class_id: 0,
                 label: "face".into(),

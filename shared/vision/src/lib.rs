@@ -13,6 +13,7 @@
 //! * [`detect`]: detector rows → boxes in image pixels, thresholds, class-aware NMS.
 //! * [`redact`]: pixelation or blur of regions (faces) of decoded images.
 //! * [`encode`]: decoded images back to PNG or JPEG.
+//! * [`turn`]: quarter turns of square model inputs (rotation-robust face detection).
 
 pub mod classify;
 pub mod decode;
@@ -27,17 +28,19 @@ pub mod probe;
 pub mod redact;
 pub mod resample;
 pub mod runtime;
+pub mod turn;
 
 pub use classify::{Classification, Classifier};
 pub use decode::{decode_at_least, decode_image, DecodeLimits, Decoded, MinDecodeSize, RgbImage};
 pub use detect::DetectionFilter;
-pub use encode::{encode_image, EncodeFormat};
+pub use encode::{encode_image, encode_image_within, EncodeError, EncodeFormat};
 pub use engine::{Engine, ModelOutput};
 pub use head::HeadSession;
 pub use manifest::{ModelManifest, ModelRegistry};
 pub use preprocess::{ClassifierPreprocess, Letterbox, Preprocess};
 pub use probe::{probe_header, ImageHeader};
 pub use redact::{redact, PixelRect, RedactStyle};
+pub use turn::QuarterTurn;
 
 use sightline_core::{Disposition, ErrorKind};
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use sightline_core::{CatalogConfig, Catalogs, ObjectRef, ResultRow, Settings};
+use sightline_pipeline::redact::CopyLimit;
 use sightline_pipeline::{BatchReport, Inference, ModelId, ModelSet, Pipeline};
 use sightline_queue::{s3_event_body, Message};
 use sightline_storage::{LocalStore, Store};
@@ -245,6 +246,11 @@ pub struct Harness {
 
 /// Builds a harness for `catalog` (TOML) with `settings`.
 pub fn harness(catalog: &str, settings: Settings) -> Harness {
+    harness_with(catalog, settings, CopyLimit::default())
+}
+
+/// [`harness`] with its own bound on redacted copies.
+pub fn harness_with(catalog: &str, settings: Settings, copy_limit: CopyLimit) -> Harness {
     let models = tempfile::tempdir().unwrap();
     write_models(models.path());
     let config = CatalogConfig::from_toml(catalog, "test").unwrap();
@@ -258,6 +264,7 @@ pub fn harness(catalog: &str, settings: Settings) -> Harness {
     let pipeline = Pipeline::builder(settings, src, sink)
         .registry(ModelRegistry::new(models.path()))
         .catalogs(Catalogs::from_configs([config]))
+        .copy_limit(copy_limit)
         .inference(move |_, models| {
             let fake = Arc::new(FakeInference::new(models));
             *handle.lock().unwrap() = Some(Arc::clone(&fake));
@@ -362,6 +369,26 @@ pub fn checker_png(w: u32, h: u32) -> Vec<u8> {
         image::Rgb([if (x + y) % 2 == 0 { 250 } else { 5 }; 3])
     });
     encode(img)
+}
+
+/// A 1 × `height` PNG of one grey level, 8-bit grey at the best compression: a few bytes
+/// per thousand rows.
+pub fn tall_png(height: u32) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(
+        &vec![90u8; height as usize],
+        1,
+        height,
+        image::ExtendedColorType::L8,
+    )
+    .unwrap();
+    out
 }
 
 fn encode(img: image::RgbImage) -> Vec<u8> {

@@ -7,7 +7,9 @@ use arrow::array::{
     StringArray, StructArray, TimestampMicrosecondArray,
 };
 use chrono::{DateTime, NaiveDate};
-use sightline_core::{Detection, ErrorKind, ImageStats, Label, ResultRow, StageTimings};
+use sightline_core::{
+    Detection, ErrorKind, ImageStats, Label, RedactionSkip, ResultRow, StageTimings,
+};
 
 use crate::TablesError;
 
@@ -209,6 +211,7 @@ struct ResultColumns<'a> {
     detections: DetectionColumns<'a>,
     embedding: Option<EmbeddingColumn<'a>>,
     redacted_key: Option<&'a StringArray>,
+    redaction_skipped: Option<&'a StringArray>,
     error_kind: Option<&'a StringArray>,
     error: Option<&'a StringArray>,
     /// fetch, decode, infer.
@@ -249,6 +252,7 @@ impl<'a> ResultColumns<'a> {
             detections: DetectionColumns::new(b)?,
             embedding: EmbeddingColumn::new(b)?,
             redacted_key: opt_utf8("redacted_key")?,
+            redaction_skipped: opt_utf8("redaction_skipped")?,
             error_kind: opt_utf8("error_kind")?,
             error: opt_utf8("error")?,
             timings: [f32s("fetch_ms")?, f32s("decode_ms")?, f32s("infer_ms")?],
@@ -286,6 +290,8 @@ impl<'a> ResultColumns<'a> {
             detections: self.detections.row(i),
             embedding: self.embedding.as_ref().and_then(|e| e.row(i)),
             redacted_key: text(self.redacted_key, i),
+            redaction_skipped: text(self.redaction_skipped, i)
+                .and_then(|c| RedactionSkip::from_code(&c)),
             error_kind: text(self.error_kind, i).and_then(|c| ErrorKind::from_code(&c)),
             error: text(self.error, i),
             timings: StageTimings {

@@ -145,6 +145,7 @@ pub fn to_record_batch(
         detections(rows)?,
         embedding(rows, embedding_dim)?,
         text(|r| r.redacted_key.as_deref()),
+        text(|r| r.redaction_skipped.map(|k| k.as_str())),
         text(|r| r.error_kind.map(|k| k.as_str())),
         text(|r| r.error.as_deref()),
         floats(rows.iter().map(|r| r.timings.fetch_ms)),

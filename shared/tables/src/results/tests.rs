@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{TimeZone, Utc};
-use sightline_core::{Detection, ErrorKind, ImageStats, Label, StageTimings};
+use sightline_core::{Detection, ErrorKind, ImageStats, Label, RedactionSkip, StageTimings};
 
 use super::*;
 
@@ -65,6 +65,7 @@ fn row(key: &str, ok: bool) -> ResultRow {
         },
         embedding: ok.then(|| vec![0.5; 1280]),
         redacted_key: ok.then(|| format!("redacted/{key}")),
+        redaction_skipped: None,
         error_kind: (!ok).then_some(ErrorKind::CorruptImage),
         error: (!ok).then(|| "bad".into()),
         timings: StageTimings {
@@ -77,7 +78,9 @@ fn row(key: &str, ok: bool) -> ResultRow {
 
 #[test]
 fn round_trip_through_parquet() {
-    let rows = vec![row("x.jpg", true), row("y.jpg", false)];
+    let mut skipped = row("z.png", true);
+    (skipped.redacted_key, skipped.redaction_skipped) = (None, Some(RedactionSkip::TooLarge));
+    let rows = vec![row("x.jpg", true), row("y.jpg", false), skipped];
     let files = result_files("results/", &rows, |_| 1280).unwrap();
     assert_eq!(files.len(), 1);
     assert!(
@@ -90,7 +93,7 @@ fn round_trip_through_parquet() {
     let batches = read_parquet(files[0].bytes.clone()).unwrap();
     let b = &batches[0];
     assert_eq!(b.schema(), results_schema(1280));
-    assert_eq!(b.num_rows(), 2);
+    assert_eq!(b.num_rows(), 3);
     let labels = b.column_by_name("labels").unwrap().as_list::<i32>();
     assert_eq!(labels.value_length(0), 2);
     assert_eq!(labels.value_length(1), 0);
@@ -99,6 +102,11 @@ fn round_trip_through_parquet() {
     let ek = b.column_by_name("error_kind").unwrap().as_string::<i32>();
     assert!(ek.is_null(0));
     assert_eq!(ek.value(1), "corrupt_image");
+    assert!(ek.is_null(2), "a skipped copy leaves the row a success row");
+    let rs = b.column_by_name("redaction_skipped").unwrap();
+    let rs = rs.as_string::<i32>();
+    assert!(rs.is_null(0) && rs.is_null(1));
+    assert_eq!(rs.value(2), "too_large");
     let back = read_rows(&files[0].key, files[0].bytes.clone()).unwrap();
     assert_eq!(back, rows, "the typed reader is the writer's inverse");
 }
