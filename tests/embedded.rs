@@ -419,7 +419,7 @@ fn faces_are_found_within_people_and_redacted_into_a_copy() {
     );
     let (d_in, n_in) = mean_abs_diff(&camera, &red_png, inside);
     let (d_out, n_out) = mean_abs_diff(&camera, &red_png, outside);
-    assert!(n_in > 2000 && n_out > 100_000, "{n_in} {n_out}");
+    assert!(n_in > 2000 && n_out > 60_000, "{n_in} {n_out}");
     assert!(
         d_in > 8.0,
         "inside the face the copy must differ: mean |diff| {d_in}"

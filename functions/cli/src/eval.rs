@@ -131,6 +131,7 @@ fn unfiltered_detector_catalog(model: &str) -> CatalogConfig {
         detector: Some(raw),
         faces: None,
         taxonomy: Default::default(),
+        decode: Default::default(),
     }
 }
 
@@ -240,6 +241,7 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
         detector: None,
         faces: None,
         taxonomy: Default::default(),
+        decode: Default::default(),
     };
     let rows = run_catalog(settings, catalog, &a.images, &output, 64).await?;
 

@@ -107,6 +107,20 @@ fn default_tag_min_score() -> f32 {
     0.2
 }
 
+/// How a catalog's JPEGs are decoded for its models (`decode = "scaled" | "full"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecodeMode {
+    /// libjpeg-turbo shrinks a large JPEG while decoding it (DCT scaling: 1/2, 1/4 or
+    /// 1/8) as far as every model of the catalog keeps twice the pixels its preprocessing
+    /// resizes to. Rows still report the original width, height and boxes. The default.
+    /// (A catalog that redacts faces decodes at full size: its copy needs every pixel.)
+    #[default]
+    Scaled,
+    /// Every pixel decoded: tensors bit-exact with the models' reference preprocessing.
+    Full,
+}
+
 /// One catalog (`retail`, `security`, `medical`, …).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +141,9 @@ pub struct CatalogConfig {
     /// produce no tag.
     #[serde(default)]
     pub taxonomy: BTreeMap<String, Vec<String>>,
+    /// How JPEGs are decoded for the models (default: scaled).
+    #[serde(default)]
+    pub decode: DecodeMode,
 }
 
 impl CatalogConfig {

@@ -16,7 +16,9 @@ pub mod settings;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{CatalogConfig, Catalogs, ClassifierConfig, DetectorConfig, FaceConfig};
+pub use catalog::{
+    CatalogConfig, Catalogs, ClassifierConfig, DecodeMode, DetectorConfig, FaceConfig,
+};
 pub use routing::{route_key, Route, UNROUTED_CATALOG};
 pub use settings::Settings;
 

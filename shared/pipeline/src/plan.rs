@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sightline_core::{CatalogConfig, Catalogs, DetectorConfig, FaceConfig};
+use sightline_core::{CatalogConfig, Catalogs, DecodeMode, DetectorConfig, FaceConfig};
 use sightline_vision::manifest::{LoadedModel, Task};
-use sightline_vision::{Classifier, DetectionFilter, ModelOutput, ModelRegistry, VisionError};
+use sightline_vision::{
+    Classifier, DetectionFilter, MinDecodeSize, ModelOutput, ModelRegistry, Preprocess, VisionError,
+};
 
 /// A model of the pipeline: its position in the [`ModelSet`] and in the inference backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -116,6 +118,8 @@ pub struct CatalogPlan {
     /// Values per row in the `embedding` column: the classifier manifest's
     /// `embedding_dim`, 0 when no model of the catalog gives an embedding.
     pub embedding_dim: usize,
+    /// How far a JPEG may shrink while decoding ([`min_decode_size`]); `None`: full size.
+    pub min_decode: Option<MinDecodeSize>,
 }
 
 impl CatalogPlan {
@@ -165,6 +169,9 @@ impl CatalogPlan {
             .as_ref()
             .and_then(|c| models.get(c.model).manifest.outputs.embedding_dim)
             .unwrap_or(0);
+        let redacts = faces.as_ref().is_some_and(|f| f.config.redact);
+        let min_decode = (cfg.decode == DecodeMode::Scaled && !redacts)
+            .then(|| min_decode_size(used.iter().map(|m| m.preprocess())));
         Ok(CatalogPlan {
             name: cfg.name.clone(),
             model: join(|m| &m.manifest.name).join("+"),
@@ -173,6 +180,7 @@ impl CatalogPlan {
             detector,
             faces,
             embedding_dim,
+            min_decode,
         })
     }
 
@@ -216,6 +224,27 @@ impl CatalogPlan {
     pub fn redacts(&self) -> bool {
         self.faces.as_ref().is_some_and(|f| f.config.redact)
     }
+}
+
+/// Decoded images keep at least this many times the pixels a model resizes them to, so
+/// the antialiased resize still has room to average (and DCT-scaled decoding changes the
+/// models' inputs only slightly).
+pub const DECODE_MARGIN: u32 = 2;
+
+/// The smallest decoded size that serves every model: a classifier that resizes the
+/// shorter side to `s` needs a shorter side of `DECODE_MARGIN × s`; a letterboxed detector
+/// of side `n` needs a longer side of `DECODE_MARGIN × n`.
+pub fn min_decode_size(models: impl IntoIterator<Item = Preprocess>) -> MinDecodeSize {
+    let mut min = MinDecodeSize::default();
+    for p in models {
+        match p {
+            Preprocess::CenterCrop(c) => {
+                min.short = min.short.max(DECODE_MARGIN * c.resize_shorter)
+            }
+            Preprocess::Letterbox(l) => min.long = min.long.max(DECODE_MARGIN * l.size),
+        }
+    }
+    min
 }
 
 /// Checks every label the detector settings name against the model's label file.
@@ -327,5 +356,36 @@ impl CatalogPlans {
     /// The models the catalogs use.
     pub fn models(&self) -> &ModelSet {
         &self.models
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sightline_vision::{ClassifierPreprocess, Letterbox};
+
+    use super::*;
+
+    #[test]
+    fn the_decode_bound_keeps_twice_what_each_model_resizes_to() {
+        let classifier = Preprocess::CenterCrop(ClassifierPreprocess {
+            resize_shorter: 256,
+            crop: 224,
+            mean: [0.5; 3],
+            std: [0.5; 3],
+        });
+        let detector = |size| {
+            Preprocess::Letterbox(Letterbox {
+                size,
+                mean: [0.0; 3],
+                std: [1.0; 3],
+            })
+        };
+        let only = min_decode_size([classifier.clone()]);
+        assert_eq!((only.short, only.long), (512, 0));
+        let all = min_decode_size([classifier, detector(512), detector(256)]);
+        assert_eq!((all.short, all.long), (512, 1024));
+        // A 4032x3024 photo: 1/4 for the classifier alone, 1/2 with the detector.
+        assert_eq!(only.jpeg_scale(4032, 3024), 2);
+        assert_eq!(all.jpeg_scale(4032, 3024), 4);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use sightline_core::{Disposition, ErrorKind, WorkItem, UNROUTED_CATALOG};
 use sightline_vision::preprocess::LetterboxGeometry;
 use sightline_vision::{
-    decode_image, probe_header, DecodeLimits, Preprocess, QuarterTurn, RgbImage, VisionError,
+    decode_at_least, probe_header, DecodeLimits, Preprocess, QuarterTurn, RgbImage, VisionError,
 };
 
 use crate::budget::{BudgetError, BudgetPermit};
@@ -186,12 +186,20 @@ impl Pipeline {
         let limits = DecodeLimits {
             max_pixels: self.settings.max_image_pixels,
         };
+        let min_decode = plan.min_decode;
         let task = tokio::task::spawn_blocking(move || {
-            let img = decode_image(&bytes, limits)?;
+            let decoded = decode_at_least(&bytes, limits, min_decode)?;
+            // Boxes map back to original pixels: a geometry's scale is taken from the
+            // original image, not from the (possibly DCT-scaled) decoded one.
+            let ratio = decoded.ratio();
+            let img = decoded.image;
             let mut inputs = Vec::with_capacity(preprocess.len() + 3);
             for (model, pp) in preprocess {
                 let mut tensor = vec![0f32; pp.tensor_len()];
-                let geometry = pp.run(&img, &mut tensor);
+                let geometry = pp.run(&img, &mut tensor).map(|g| LetterboxGeometry {
+                    scale: g.scale / ratio,
+                    ..g
+                });
                 let upright = ModelInput {
                     model,
                     turn: QuarterTurn::R0,
@@ -207,7 +215,7 @@ impl Pipeline {
                 inputs.extend(turned);
             }
             Ok::<_, VisionError>(Decoded {
-                size_px: (img.width, img.height),
+                size_px: decoded.original,
                 stats: img.stats(),
                 inputs,
                 image: keep_image.then_some(img),
