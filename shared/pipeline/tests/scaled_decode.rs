@@ -21,6 +21,10 @@ fn repo() -> PathBuf {
 /// The shipped retail catalog under `name`, with `decode = "<mode>"`.
 fn retail(name: &str, mode: &str) -> CatalogConfig {
     let text = std::fs::read_to_string(repo().join("models/catalogs/retail.toml")).unwrap();
+    let text: String = (text.lines())
+        .filter(|l| !l.starts_with("decode ="))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let text = text.replace(
         "name = \"retail\"",
         &format!("name = \"{name}\"\ndecode = \"{mode}\""),
