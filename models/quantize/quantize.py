@@ -54,6 +54,14 @@ VARIANTS = {
                              {"CalibPercentile": 99.999, "reduce_range": True}),
     # u8 weights: MLAS's U8U8 kernels widen to int16 first (no saturation), 8-bit weights
     "qdq_pc_minmax_u8u8": (QuantFormat.QDQ, True, CalibrationMethod.MinMax, {"weight_type": QuantType.QUInt8}),
+    # only Conv quantized (element-wise hard-swish / SE / Resize / Concat stay float32)
+    "qdq_pc_minmax_rr_conv": (QuantFormat.QDQ, True, CalibrationMethod.MinMax,
+                              {"reduce_range": True, "op_types": ["Conv"]}),
+    "qdq_pc_minmax_u8u8_conv": (QuantFormat.QDQ, True, CalibrationMethod.MinMax,
+                                {"weight_type": QuantType.QUInt8, "op_types": ["Conv"]}),
+    # diagnostic: the CenterNet head (everything named tower_0/CenternetHead/...) kept float32
+    "qdq_pc_minmax_rr_backbone": (QuantFormat.QDQ, True, CalibrationMethod.MinMax,
+                                  {"reduce_range": True, "exclude_prefix": "tower_0/CenternetHead/"}),
 }
 
 
@@ -133,11 +141,15 @@ def quantize(name, variant):
     opts.update(extra)
     reduce_range = opts.pop("reduce_range", False)
     weight_type = opts.pop("weight_type", QuantType.QInt8)
+    op_types = opts.pop("op_types", None)
+    prefix = opts.pop("exclude_prefix", None)
+    if prefix:
+        exclude = sorted(set(exclude) | {n.name for n in m.graph.node if n.name.startswith(prefix)})
     opts.update(ActivationSymmetric=False, WeightSymmetric=weight_type == QuantType.QInt8)
     t0 = time.time()
     quantize_static(pre, out, reader, quant_format=fmt, per_channel=per_channel,
                     activation_type=QuantType.QUInt8, weight_type=weight_type, reduce_range=reduce_range,
-                    calibrate_method=method, nodes_to_exclude=exclude, extra_options=opts)
+                    calibrate_method=method, nodes_to_exclude=exclude, op_types_to_quantize=op_types, extra_options=opts)
     print(f"{name} {variant}: {time.time() - t0:.0f} s, {len(sets['calib'])} calibration images, "
           f"{len(exclude)} nodes kept float32 -> {out} ({os.path.getsize(out) / 1e6:.2f} MB)", flush=True)
     return out
@@ -151,6 +163,8 @@ def describe(name, variant):
     w = "u8 asymmetric" if extra.get("weight_type") == QuantType.QUInt8 else "s8 symmetric"
     if extra.get("reduce_range"):
         w += " 7-bit (reduce_range)"
+    if extra.get("op_types"):
+        w += f" (only {'/'.join(extra['op_types'])} quantized)"
     kept = ("GlobalAveragePool/Flatten (`embedding`) and Gemm (`logits`) kept float32" if kind == "classifier"
             else "heads' sigmoid/scaling and the in-graph decoding (max-pool peaks, TopK, boxes) kept float32")
     return (f"static INT8 ({'QDQ' if fmt == QuantFormat.QDQ else 'QOperator'}, "
