@@ -27,7 +27,7 @@ for name in ("efficientnet_lite0", "mobilenet_v2"):
             continue
         if "top1" not in r:
             ms, sp = speed(r)
-            print(f"| {v} | (same arithmetic as the QDQ row: not re-measured) | | | | | | {ms} | {sp} |")
+            print(f"| {v} | (accuracy not measured; QOperator matched QDQ exactly where measured) | | | | | | {ms} | {sp} |")
             continue
         ms, sp = speed(r)
         print(f"| {v} | {r['size_bytes'] / 1e6:.1f} | {pct(r['top1'])} | {pct(r['top5'])} | {pct(r['top1_agreement_fp32'])} | "
