@@ -208,21 +208,6 @@ fn worker(endpoint: &str, moto: &Moto, queue: &str, idle_s: u64) -> Child {
     cmd.spawn().expect("start sightline worker")
 }
 
-async fn queue_depth(moto: &Moto, url: &str) -> usize {
-    let out = moto
-        .sqs()
-        .await
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap();
-    let a = out.attributes().unwrap();
-    a.values().map(|v| v.parse::<usize>().unwrap()).sum()
-}
-
 /// One seed: faults + a SIGKILL mid-run, redeliveries, a faulty run to idle, more
 /// duplicates, then a clean drain.
 fn run_seed(
@@ -278,8 +263,8 @@ fn run_seed(
             etags.insert(key, etag);
         }
         (
-            queue_depth(moto, queue).await,
-            queue_depth(moto, dlq).await,
+            moto.queue_depth(queue).await,
+            moto.queue_depth(dlq).await,
             etags,
         )
     });

@@ -55,31 +55,6 @@ async fn queue_with_dlq(moto: &Moto, max_receives: u32) -> (String, String) {
     (queue, dlq)
 }
 
-/// (visible, in flight) messages of a queue.
-async fn queue_counts(moto: &Moto, url: &str) -> (usize, usize) {
-    let out = moto
-        .sqs()
-        .await
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap();
-    let a = out.attributes().unwrap();
-    let get = |k: QueueAttributeName| a[&k].parse::<usize>().unwrap();
-    (
-        get(QueueAttributeName::ApproximateNumberOfMessages),
-        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    )
-}
-
-async fn queue_depth(moto: &Moto, url: &str) -> usize {
-    let (visible, in_flight) = queue_counts(moto, url).await;
-    visible + in_flight
-}
-
 /// Runs the worker until the queue is idle; returns its JSON summary.
 fn run_worker(moto: &Moto, queue: &str) -> serde_json::Value {
     let out = Command::new(workspace_bin("sightline"))
@@ -236,8 +211,8 @@ fn uploads_become_rows_through_notifications_and_the_worker() {
     }
     // Everything was acknowledged; nothing was dead-lettered.
     rt.block_on(async {
-        assert_eq!(queue_depth(moto, &queue).await, 0);
-        assert_eq!(queue_depth(moto, &dlq).await, 0);
+        assert_eq!(moto.queue_depth(&queue).await, 0);
+        assert_eq!(moto.queue_depth(&dlq).await, 0);
     });
 }
 
@@ -424,9 +399,9 @@ fn transient_failures_are_retried_then_dead_lettered_without_rows() {
     assert_eq!(rows[0].key, "incoming/retail/ok.jpg");
     assert_eq!(rows[0].error_kind, None);
     rt.block_on(async {
-        assert_eq!(queue_depth(moto, &queue).await, 0, "main queue drained");
+        assert_eq!(moto.queue_depth(&queue).await, 0, "main queue drained");
         assert_eq!(
-            queue_depth(moto, &dlq).await,
+            moto.queue_depth(&dlq).await,
             2,
             "the lost object and the bad message are dead-lettered"
         );
@@ -499,7 +474,7 @@ fn sigterm_finishes_batches_in_flight_and_loses_nothing() {
     );
     let (_, rows) =
         rt.block_on(async { rows_in_bucket(&moto.s3().await, &bucket, "results/").await });
-    let (visible, in_flight) = rt.block_on(queue_counts(moto, &queue));
+    let (visible, in_flight) = rt.block_on(moto.queue_counts(&queue));
     // Every message was either processed (a row, acknowledged) or never received.
     assert_eq!(in_flight, 0, "messages left in flight after shutdown");
     assert_eq!(
@@ -590,7 +565,7 @@ fn backfill_sends_its_batches_concurrently() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(rt.block_on(queue_depth(moto, &queue)), n);
+    assert_eq!(rt.block_on(moto.queue_depth(&queue)), n);
     assert!(
         proxy.max_in_flight() >= 3,
         "{} calls at most in flight",

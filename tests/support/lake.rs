@@ -108,21 +108,7 @@ pub async fn download_prefix(
     prefix: &str,
     dir: &Path,
 ) -> usize {
-    let mut keys = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.expect("list");
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-    }
+    let keys = crate::results::list_keys(s3, bucket, prefix).await;
     for key in &keys {
         let body = s3
             .get_object()

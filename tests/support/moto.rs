@@ -267,6 +267,30 @@ impl Moto {
         out.queue_url().expect("queue url").to_string()
     }
 
+    /// (visible, in flight) messages of the queue at `url`.
+    pub async fn queue_counts(&self, url: &str) -> (usize, usize) {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = (self.sqs().await.get_queue_attributes())
+            .queue_url(url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("queue attributes of {url}: {e:?}"));
+        let a = out.attributes().expect("attributes");
+        let get = |k: A| a[&k].parse::<usize>().expect("a count");
+        (
+            get(A::ApproximateNumberOfMessages),
+            get(A::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+
+    /// Messages of the queue at `url`, visible or in flight.
+    pub async fn queue_depth(&self, url: &str) -> usize {
+        let (visible, in_flight) = self.queue_counts(url).await;
+        visible + in_flight
+    }
+
     /// Same as the free function [`unique_name`].
     pub fn unique_name(prefix: &str) -> String {
         unique_name(prefix)

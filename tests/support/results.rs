@@ -167,22 +167,7 @@ pub async fn rows_in_bucket(
     bucket: &str,
     prefix: &str,
 ) -> (Vec<String>, Vec<Row>) {
-    let mut keys = Vec::new();
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.expect("list results");
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_string)),
-        );
-    }
-    keys.sort();
+    let keys = list_keys(s3, bucket, prefix).await;
     let mut rows = Vec::new();
     for k in &keys {
         let body = s3
@@ -199,4 +184,25 @@ pub async fn rows_in_bucket(
         rows.extend(rows_of(k, &read_parquet(body.into_bytes())));
     }
     (keys, rows)
+}
+
+/// Every key under `prefix` in `bucket`, sorted.
+pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.expect("list objects");
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+    }
+    keys.sort();
+    keys
 }
