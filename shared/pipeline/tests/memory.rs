@@ -8,23 +8,7 @@ mod support;
 
 use sightline_core::{ErrorKind, Settings};
 use sightline_pipeline::redact::redacted_key;
-use support::{harness, png, settings};
-
-/// A catalog that redacts: each image is kept until its redacted copy is written.
-const SECURITY: &str = r#"
-name = "cams"
-[classifier]
-model = "fake_cls"
-[detector]
-model = "fake_det"
-[detector.taxonomy]
-people = ["person"]
-[faces]
-model = "fake_face"
-within = ["person"]
-redact = true
-tags = ["face"]
-"#;
+use support::{harness, png, settings, SECURITY};
 
 /// A 6000 × 6000 RGB8 PNG (a few KB on disk) decodes to 108 MB; it is estimated at 4
 /// bytes per pixel (144 MB) while decoded and 6 (216 MB) while kept for redaction, which

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +17,7 @@ use sightline_pipeline::Pipeline;
 use sightline_queue::{s3_event_body, Message};
 use sightline_storage::{LocalStore, Store};
 use sightline_vision::ModelRegistry;
+use support::files_under;
 
 const BUCKET: &str = "photos";
 /// The catalog's face threshold (as in `security`).
@@ -105,22 +108,6 @@ impl Real {
         let key = row.redacted_key.as_ref().expect("a redacted copy");
         image::open(self.output.path().join(key)).unwrap().to_rgb8()
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for e in entries {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// `img` turned clockwise by `quarters` × 90 degrees (pixels moved, no EXIF).

@@ -11,6 +11,7 @@ use sightline_pipeline::analyze::faces_within;
 use sightline_pipeline::redact::{redacted_key, CopyLimit};
 use support::{
     checker_png, files_under, harness, harness_with, png, settings, tall_png, Harness, FACE_SIZE,
+    SECURITY,
 };
 
 const CLASSIFY: &str = r#"
@@ -21,21 +22,6 @@ top_k = 2
 tag_min_score = 0.5
 [taxonomy]
 lit = ["bright"]
-"#;
-
-const SECURITY: &str = r#"
-name = "cams"
-[classifier]
-model = "fake_cls"
-[detector]
-model = "fake_det"
-[detector.taxonomy]
-people = ["person"]
-[faces]
-model = "fake_face"
-within = ["person"]
-redact = true
-tags = ["face"]
 "#;
 
 fn shop(batch: usize) -> Harness {

@@ -17,6 +17,23 @@ use sightline_queue::{s3_event_body, Message};
 use sightline_storage::{LocalStore, Store};
 use sightline_vision::{ModelOutput, ModelRegistry, VisionError};
 
+/// A catalog of the fake models that redacts faces: each image is kept until its
+/// redacted copy is written.
+pub const SECURITY: &str = r#"
+name = "cams"
+[classifier]
+model = "fake_cls"
+[detector]
+model = "fake_det"
+[detector.taxonomy]
+people = ["person"]
+[faces]
+model = "fake_face"
+within = ["person"]
+redact = true
+tags = ["face"]
+"#;
+
 /// The bucket name of the source folder.
 pub const BUCKET: &str = "photos";
 /// Input side of the fake detector (letterboxed).
