@@ -263,6 +263,16 @@ fn check_jpeg_complete(bytes: &[u8]) -> Result<(), VisionError> {
     }
 }
 
+/// The next JPEG marker at or after `from` and the position just after it; extraneous
+/// bytes and fill `FF`s before a marker are skipped, as libjpeg does (with a warning).
+pub(crate) fn next_marker(bytes: &[u8], from: usize) -> Option<(u8, usize)> {
+    let mut i = from + bytes.get(from..)?.iter().position(|&b| b == 0xFF)?;
+    while *bytes.get(i)? == 0xFF {
+        i += 1;
+    }
+    Some((bytes[i], i + 1))
+}
+
 /// The offset just after a JPEG's end-of-image marker, found by walking its marker
 /// segments (skipped by their length, so an EXIF thumbnail's markers do not count) and its
 /// entropy-coded scans (stuffed `FF 00`, restart markers and fill bytes skipped) from the
@@ -273,13 +283,8 @@ pub fn jpeg_stream_end(bytes: &[u8]) -> Option<usize> {
     }
     let mut i = 2;
     loop {
-        // Extraneous bytes before a marker are skipped, as libjpeg does (with a warning).
-        i += bytes.get(i..)?.iter().position(|&b| b == 0xFF)?;
-        while *bytes.get(i)? == 0xFF {
-            i += 1;
-        }
-        let marker = bytes[i];
-        i += 1;
+        let (marker, after) = next_marker(bytes, i)?;
+        i = after;
         match marker {
             0xD9 => return Some(i),
             0xD0..=0xD7 | 0x01 => {}

@@ -81,12 +81,8 @@ pub fn probe_header(bytes: &[u8]) -> Option<ImageHeader> {
 fn jpeg_frame(bytes: &[u8]) -> Option<Codec> {
     let mut i = 2;
     loop {
-        i += bytes.get(i..)?.iter().position(|&b| b == 0xFF)?;
-        while *bytes.get(i)? == 0xFF {
-            i += 1;
-        }
-        let marker = bytes[i];
-        i += 1;
+        let (marker, after) = crate::decode::next_marker(bytes, i)?;
+        i = after;
         match marker {
             0xD0..=0xD8 | 0x01 => continue,
             0xD9 | 0xDA => return None,
