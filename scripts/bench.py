@@ -13,6 +13,8 @@ and on each set, interleaved within every round (`--rounds`), the order rotated 
   (a-full) phone set only: the same with a copy of the catalog set to `decode = "full"`
         (SIGHTLINE_MODELS_DIR pointing at a temporary models folder); also the reference of the
         top-1 agreement
+  (a-int8) every set, when the catalog's classifier has an INT8 variant (models/<model>_int8):
+        a copy of the catalog with `precision = "int8"` in its [classifier]
   (b)   worker: `sightline backfill` + `sightline worker` against S3 + SQS in an emulator
         (`--emulator`: moto for both, or s3rver from npm for S3 and moto for SQS)
   (c)   the Python peer as a user writes it (../shared/bench/python_peer.py, no --draft) on the
@@ -242,6 +244,7 @@ MB_PER_VCPU = 1769  # Lambda gives one vCPU's worth of CPU time at 1,769 MB
 NAMES = {
     "embedded": "(a) embedded `sightline run`, catalog as shipped",
     "embedded_full": "(a-full) embedded, catalog copy with `decode = \"full\"`",
+    "embedded_int8": "(a-int8) embedded, catalog copy with `precision = \"int8\"`",
     "worker": "(b) worker via S3 + SQS (emulator)",
     "peer": "(c) Python peer, local folder",
     "peer_draft": "(c') Python peer `--draft`, local folder",
@@ -370,7 +373,10 @@ class Bench:
         self.onnx, self.labels, self.norm = catalog_classifier(self.catalog)
         self.env = dict(os.environ, **emulator.env, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                         AWS_REGION="us-east-1", RUST_LOG="warn")
-        self.full_models = full_decode_models_dir(self.catalog, tmp / "models-full")
+        self.full_models = variant_models_dir(self.catalog, tmp / "models-full", with_full_decode)
+        self.int8_models = None
+        if has_int8_classifier(self.catalog):
+            self.int8_models = variant_models_dir(self.catalog, tmp / "models-int8", with_int8_classifier)
         self.bucket = "bench"
         emulator.s3.create_bucket(Bucket=self.bucket)
         self.runs = 0
@@ -388,9 +394,10 @@ class Bench:
 
     # -- run kinds: each returns (images, busy seconds, Measured) ------------------------------
 
-    def embedded(self, set_name, folder, r, full=False):
-        out = self.tmp / "out" / self.run_id("embedded_full" if full else "embedded", set_name, r)
-        env = dict(self.env, SIGHTLINE_MODELS_DIR=str(self.full_models)) if full else self.env
+    def embedded(self, set_name, folder, r, models=None):
+        """`sightline run` with the shipped models folder, or `models` (a variant's folder)."""
+        out = self.tmp / "out" / self.run_id("embedded", set_name, r)
+        env = dict(self.env, SIGHTLINE_MODELS_DIR=str(models)) if models else self.env
         m = measure([self.bin, "run", "--source", folder, "--catalog", self.catalog, "--output", out, "--json"],
                     env, first_result=lambda: next(out.rglob("*.parquet"), None) is not None)
         j = last_json(m.stdout)
@@ -436,7 +443,9 @@ class Bench:
         """The run kinds of a set, in their order for round 0."""
         k = [("embedded", lambda s, f, r: self.embedded(s, f, r))]
         if set_name == "phone":
-            k.append(("embedded_full", lambda s, f, r: self.embedded(s, f, r, full=True)))
+            k.append(("embedded_full", lambda s, f, r: self.embedded(s, f, r, self.full_models)))
+        if self.int8_models:
+            k.append(("embedded_int8", lambda s, f, r: self.embedded(s, f, r, self.int8_models)))
         k += [("worker", self.worker),
               ("peer", lambda s, f, r: self.peer_local(s, f, r)),
               ("peer_draft", lambda s, f, r: self.peer_local(s, f, r, draft=True))]
@@ -459,8 +468,8 @@ def catalog_classifier(catalog):
     return ROOT / "models" / model["file"], ROOT / "models" / model["labels"], norm
 
 
-def full_decode_models_dir(catalog, dest):
-    """A models folder (links to models/*) whose copy of the catalog says `decode = "full"`."""
+def variant_models_dir(catalog, dest, edit):
+    """A models folder (links to models/*) whose copy of the catalog is `edit(text)`."""
     src = ROOT / "models"
     (dest / "catalogs").mkdir(parents=True)
     for f in src.iterdir():
@@ -468,19 +477,42 @@ def full_decode_models_dir(catalog, dest):
             (dest / f.name).symlink_to(f.resolve())
     for f in (src / "catalogs").iterdir():
         text = f.read_text()
-        if f.stem == catalog:
-            lines, out, top = text.splitlines(keepends=True), [], True
-            for line in lines:
-                if top and line.lstrip().startswith("["):
-                    out.append('decode = "full"\n')
-                    top = False
-                if top and re.match(r"\s*decode\s*=", line):
-                    continue
-                out.append(line)
-            text = "".join(out)
-            assert 'decode = "full"' in text, f"no table in catalog {f}"
-        (dest / "catalogs" / f.name).write_text(text)
+        (dest / "catalogs" / f.name).write_text(edit(text) if f.stem == catalog else text)
     return dest
+
+
+def with_full_decode(text):
+    """The catalog's TOML with `decode = "full"` (any `decode` line replaced)."""
+    lines, out, top = text.splitlines(keepends=True), [], True
+    for line in lines:
+        if top and line.lstrip().startswith("["):
+            out.append('decode = "full"\n')
+            top = False
+        if top and re.match(r"\s*decode\s*=", line):
+            continue
+        out.append(line)
+    assert not top, "no table in the catalog"
+    return "".join(out)
+
+
+def with_int8_classifier(text):
+    """The catalog's TOML with `precision = "int8"` in its [classifier]."""
+    out, section = [], None
+    for line in text.splitlines(keepends=True):
+        if line.lstrip().startswith("["):
+            section = line.strip()
+        if section == "[classifier]" and re.match(r"\s*precision\s*=", line):
+            continue
+        out.append(line)
+        if section == "[classifier]" and re.match(r"\s*model\s*=", line):
+            out.append('precision = "int8"\n')
+    assert any(l.startswith('precision = "int8"') for l in out), "no [classifier] model"
+    return "".join(out)
+
+
+def has_int8_classifier(catalog):
+    cfg = tomllib.loads((ROOT / f"models/catalogs/{catalog}.toml").read_text())
+    return (ROOT / f"models/{cfg.get('classifier', {}).get('model')}_int8.toml").is_file()
 
 
 def top1(output):
@@ -545,12 +577,14 @@ def production(a):
                 for kind, fn in kinds[shift:] + kinds[:shift]:  # rotated: no kind always runs first
                     print(f"round {r + 1}/{a.rounds}: {name} {kind}", file=sys.stderr)
                     results.setdefault((name, kind), []).append(fn(name, folder, r))
-        agreement = None
+        agreement = {}
         if "phone" in sets:
             scaled = top1(results[("phone", "embedded")][0][2].output)
             full = top1(results[("phone", "embedded_full")][0][2].output)
-            same = sum(scaled.get(k) == v for k, v in full.items())
-            agreement = (same, len(full))
+            agreement["scaled"] = (sum(scaled.get(k) == v for k, v in full.items()), len(full))
+            if ("phone", "embedded_int8") in results:
+                int8 = top1(results[("phone", "embedded_int8")][0][2].output)
+                agreement["int8"] = (sum(int8.get(k) == v for k, v in scaled.items()), len(scaled))
         report(a, sets, results, agreement, emu)
     finally:
         emu.close()
@@ -563,7 +597,9 @@ def production(a):
 def report(a, sets, results, agreement, emu):
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
-    print(f"Machine: {os.cpu_count()} CPUs ({cpu}), {mem} GiB RAM; {time.strftime('%Y-%m-%d %H:%M %Z')}; "
+    flags = open("/proc/cpuinfo").read()
+    isa = ", ".join(f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f" {f}" in flags)
+    print(f"Machine: {os.cpu_count()} CPUs ({cpu}; {isa}), {mem} GiB RAM; {time.strftime('%Y-%m-%d %H:%M %Z')}; "
           f"catalog `{a.catalog}`; emulator {emu.name}; {a.rounds} rounds, interleaved, order rotated\n")
     for name, folder in sets.items():
         print(f"* {name}: {describe(folder)}")
@@ -591,13 +627,18 @@ def report(a, sets, results, agreement, emu):
 
     if ("phone", "embedded") in rate:
         a_, c, c2 = rate[("phone", "embedded")], rate[("phone", "peer")], rate[("phone", "peer_draft")]
-        same, total = agreement
+        same, total = agreement["scaled"]
         ok = lambda x: "met" if x else "**not met**"
         print(f"\nAcceptance, phone set (medians): (a)/(c') = {a_ / c2:.2f}x (target ≥ 2: {ok(a_ / c2 >= 2)}); "
               f"(a)/(c) = {a_ / c:.2f}x (target ≥ 4: {ok(a_ / c >= 4)}); "
               f"(a)/(a-full) = {a_ / rate[('phone', 'embedded_full')]:.2f}x; "
               f"top-1 agreement, `decode = \"scaled\"` vs `\"full\"` (same model, fp32): {same}/{total} = "
               f"{100 * same / max(total, 1):.1f} % (target ≥ 99 %: {ok(same >= 0.99 * total)})")
+        if "int8" in agreement:
+            s8, t8 = agreement["int8"]
+            print(f"\nINT8, phone set: (a-int8)/(c') = {rate[('phone', 'embedded_int8')] / c2:.2f}x, "
+                  f"(a-int8)/(c) = {rate[('phone', 'embedded_int8')] / c:.2f}x; top-1 agreement of (a-int8) "
+                  f"with (a) (int8 vs fp32, both scaled): {s8}/{t8} = {100 * s8 / max(t8, 1):.1f} %")
 
     print(f"\nProjected AWS Lambda cost per million images: {a.lambda_memory_mb} MB "
           f"({min(a.lambda_memory_mb / MB_PER_VCPU, 6):.2f} vCPU), ${a.price_gb_s:.10f} per GB-s, "

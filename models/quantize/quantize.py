@@ -212,8 +212,10 @@ def write_manifest(name, variant, results):
             ("coco_dev_map_50", round(r["map_50"], 4), f"fp32: {f['map_50']:.4f}"),
         ]
     if "speedup" in r:
+        m = results["_runs"][-1]["start"]
+        isa = "AVX-512 VNNI" if m.get("avx512_vnni") or m.get("avx_vnni") else "AVX2, no VNNI"
         metrics.append(("speedup_vs_fp32", round(r["speedup"], 3),
-                        f"batch {r['bench_batch']}, 2 threads, onnxruntime {_ort.__version__}, AMD EPYC AVX2 (see models/quantize/RESULTS.md)"))
+                        f"batch {r['bench_batch']}, 2 threads, onnxruntime {_ort.__version__}, {m['cpu']} {isa}, {m['date'][:10]} (models/quantize/RESULTS.md)"))
     lines = ["[metrics]                    # measured by models/quantize/evaluate.py (models/quantize/RESULTS.md)"]
     for k, v, c in metrics:
         lines.append(f"{k} = {float(v)}" + (f"   # {c}" if c else ""))
@@ -222,13 +224,13 @@ def write_manifest(name, variant, results):
     print("wrote", f"models/{name}_int8.toml", "sha256", sha)
 
 
-def ship(name, variant):
+def ship(name, variant, results_file):
     import json
     src = os.path.join(prep.CACHE, f"{name}.{variant}.onnx")
     dst = os.path.join(prep.MODELS, f"{name}_int8.onnx")
     shutil.copyfile(src, dst)
     print("shipped", src, "->", dst)
-    results = json.load(open(os.path.join(prep.HERE, "results.json")))[name]
+    results = json.load(open(results_file))[name]
     write_manifest(name, variant, results)
 
 
@@ -238,10 +240,12 @@ def main():
     ap.add_argument("--variant", action="append", choices=list(VARIANTS))
     ap.add_argument("--ship", action="append", default=[], metavar="MODEL=VARIANT",
                     help="copy an already built variant to models/<model>_int8.onnx")
+    ap.add_argument("--results", default=os.path.join(prep.HERE, "results-vnni.json"),
+                    help="measurements whose figures go into the shipped manifest's [metrics]")
     a = ap.parse_args()
     if a.ship:
         for s in a.ship:
-            ship(*s.split("="))
+            ship(*s.split("="), a.results)
         return
     for name in a.model or list(MODELS):
         for v in a.variant or list(VARIANTS):

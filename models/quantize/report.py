@@ -1,9 +1,11 @@
-"""Render models/quantize/results.json as the Markdown tables of RESULTS.md (printed)."""
+"""Render a results file (default results-vnni.json; results.json holds the AVX2 machine's run)
+as the Markdown tables of RESULTS.md (printed): `report.py [FILE]`."""
 import json
 import os
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-R = json.load(open(os.path.join(HERE, "results.json")))
+R = json.load(open(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "results-vnni.json")))
 
 
 def pct(v):

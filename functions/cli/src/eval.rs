@@ -117,6 +117,7 @@ pub async fn detect(settings: Settings, a: EvalDetectArgs) -> Result<()> {
 fn unfiltered_detector_catalog(model: &str) -> CatalogConfig {
     let raw = DetectorConfig {
         model: model.to_string(),
+        precision: Default::default(),
         min_score: 0.0,
         class_min_score: Default::default(),
         classes: None,
@@ -234,6 +235,7 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
         description: "evaluation".into(),
         classifier: Some(ClassifierConfig {
             model: a.model.clone(),
+            precision: Default::default(),
             top_k: 5,
             min_score: 0.0,
             tag_min_score: 1.0,

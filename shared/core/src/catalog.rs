@@ -14,6 +14,9 @@ use crate::CoreError;
 pub struct ClassifierConfig {
     /// Model name (a manifest `models/<model>.toml`).
     pub model: String,
+    /// Which variant of the model runs (default: fp32); see [`Precision`].
+    #[serde(default)]
+    pub precision: Precision,
     /// How many classes to keep per image. Default: 5.
     #[serde(default = "default_top_k")]
     pub top_k: usize,
@@ -32,6 +35,9 @@ pub struct ClassifierConfig {
 pub struct DetectorConfig {
     /// Model name (a manifest `models/<model>.toml` with `task = "detection"`).
     pub model: String,
+    /// Which variant of the model runs (default: fp32); see [`Precision`].
+    #[serde(default)]
+    pub precision: Precision,
     /// Detections below this score are dropped. Default: 0.3.
     #[serde(default = "default_min_score")]
     pub min_score: f32,
@@ -105,6 +111,44 @@ fn default_top_k() -> usize {
 }
 fn default_tag_min_score() -> f32 {
     0.2
+}
+
+/// The numeric precision of a model variant (`precision = "fp32" | "int8"` in a catalog's
+/// `[classifier]` or `[detector]`, and in a model manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// The float32 model as published. The default.
+    #[default]
+    Fp32,
+    /// A statically quantized INT8 variant (`models/<model>_int8.toml`, made by
+    /// `models/quantize/quantize.py`): smaller, and faster on CPUs with VNNI.
+    Int8,
+}
+
+impl Precision {
+    /// The manifest that holds `model` at this precision: `model` itself for fp32,
+    /// `<model>_int8` for int8.
+    pub fn manifest_name(self, model: &str) -> String {
+        match self {
+            Precision::Fp32 => model.to_string(),
+            Precision::Int8 => format!("{model}_int8"),
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// The manifest this classifier runs (see [`Precision::manifest_name`]).
+    pub fn manifest_name(&self) -> String {
+        self.precision.manifest_name(&self.model)
+    }
+}
+
+impl DetectorConfig {
+    /// The manifest this detector runs (see [`Precision::manifest_name`]).
+    pub fn manifest_name(&self) -> String {
+        self.precision.manifest_name(&self.model)
+    }
 }
 
 /// How a catalog's JPEGs are decoded for its models (`decode = "scaled" | "full"`).
@@ -199,11 +243,11 @@ impl CatalogConfig {
         m
     }
 
-    /// Every model name the catalog uses (classifier first).
-    pub fn model_names(&self) -> Vec<&str> {
-        let c = self.classifier.iter().map(|c| c.model.as_str());
-        c.chain(self.detector.iter().map(|d| d.model.as_str()))
-            .chain(self.faces.iter().map(|f| f.model.as_str()))
+    /// The manifest of every model the catalog runs (classifier first), precision applied.
+    pub fn model_names(&self) -> Vec<String> {
+        let c = self.classifier.iter().map(|c| c.manifest_name());
+        c.chain(self.detector.iter().map(|d| d.manifest_name()))
+            .chain(self.faces.iter().map(|f| f.model.clone()))
             .collect()
     }
 }
@@ -315,6 +359,21 @@ mod tests {
             (0.5, 0.3, 20, false)
         );
         assert_eq!(f.model_names(), vec!["d", "f"]);
+        let q = CatalogConfig::from_toml(
+            "name = \"s\"\n[classifier]\nmodel = \"c\"\nprecision = \"int8\"\n[detector]\nmodel = \"d\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(q.model_names(), vec!["c_int8", "d"]);
+        assert_eq!(q.detector.as_ref().unwrap().precision, Precision::Fp32);
+        assert!(
+            CatalogConfig::from_toml(
+                "name = \"s\"\n[classifier]\nmodel = \"c\"\nprecision = \"int4\"\n",
+                "t"
+            )
+            .is_err(),
+            "an unknown precision"
+        );
         assert!(
             CatalogConfig::from_toml(
                 "name = \"s\"\n[faces]\nmodel = \"f\"\nwithin = [\"person\"]\n",

@@ -17,7 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use catalog::{
-    CatalogConfig, Catalogs, ClassifierConfig, DecodeMode, DetectorConfig, FaceConfig,
+    CatalogConfig, Catalogs, ClassifierConfig, DecodeMode, DetectorConfig, FaceConfig, Precision,
 };
 pub use routing::{route_key, Route, UNROUTED_CATALOG};
 pub use settings::Settings;

@@ -136,7 +136,7 @@ impl CatalogPlan {
         };
         let classifier = match &cfg.classifier {
             Some(c) => {
-                let model = models.require(registry, &c.model, Task::Classification);
+                let model = models.require(registry, &c.manifest_name(), Task::Classification);
                 let model = model.map_err(in_catalog)?;
                 let labels = models.get(model).labels.clone();
                 let classifier = Classifier::new(c.clone(), labels, &cfg.tags_by_label());
@@ -253,7 +253,7 @@ fn detector_plan(
     models: &mut ModelSet,
     registry: &ModelRegistry,
 ) -> Result<DetectorPlan, VisionError> {
-    let model = models.require(registry, &cfg.model, Task::Detection)?;
+    let model = models.require(registry, &cfg.manifest_name(), Task::Detection)?;
     let labels = &models.get(model).labels;
     let mut named: Vec<&String> = cfg.class_min_score.keys().collect();
     named.extend(cfg.classes.iter().flatten());

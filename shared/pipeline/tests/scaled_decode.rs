@@ -5,18 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 
-use sightline_core::{CatalogConfig, Catalogs, ObjectRef, ResultRow, Settings};
+use sightline_core::{CatalogConfig, Catalogs, Settings};
 use sightline_pipeline::Pipeline;
-use sightline_queue::{s3_event_body, Message};
 use sightline_storage::{LocalStore, Store};
 use sightline_vision::ModelRegistry;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use support::{repo, success_rows};
 
 /// The shipped retail catalog under `name`, with `decode = "<mode>"`.
 fn retail(name: &str, mode: &str) -> CatalogConfig {
@@ -45,24 +42,6 @@ fn put_upscaled(dir: &Path, key: &str, fixture: &str, factor: u32) {
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
         .encode_image(&big)
         .unwrap();
-}
-
-async fn rows(pipeline: &Pipeline, output: &Path, keys: &[String]) -> HashMap<String, ResultRow> {
-    let objects: Vec<ObjectRef> = keys.iter().map(|k| ObjectRef::new("b", k)).collect();
-    let message = Message {
-        id: "m0".into(),
-        receipt: "r0".into(),
-        body: s3_event_body(&objects),
-        receive_count: 1,
-    };
-    let report = pipeline.process_messages(&[message]).await;
-    assert!(report.failed.is_empty(), "{report:?}");
-    report
-        .written
-        .into_iter()
-        .inspect(|r| assert!(r.error_kind.is_none(), "{r:?} ({})", output.display()))
-        .map(|r| (r.key.clone(), r))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,7 +75,7 @@ async fn scaled_decoding_keeps_labels_and_boxes_in_original_pixels() {
             keys.push(key);
         }
     }
-    let rows = rows(&pipeline, output.path(), &keys).await;
+    let rows = success_rows(&pipeline, &keys).await;
     for (fixture, factor) in photos {
         let scaled = &rows[&format!("incoming/scaled/{fixture}")];
         let exact = &rows[&format!("incoming/exact/{fixture}")];

@@ -483,7 +483,7 @@ pub fn backbone_for(models_dir: &std::path::Path, catalog: &str) -> Result<Backb
         ))
     })?;
     let manifest = sightline_vision::ModelRegistry::new(models_dir)
-        .manifest(&classifier.model)
+        .manifest(&classifier.manifest_name())
         .map_err(|e| RetrainError::Invalid(e.to_string()))?;
     let embedding_dim = manifest
         .outputs

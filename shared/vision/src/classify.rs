@@ -133,6 +133,7 @@ mod tests {
     fn cfg(top_k: usize, min_score: f32, tag_min_score: f32) -> ClassifierConfig {
         ClassifierConfig {
             model: "m".into(),
+            precision: Default::default(),
             top_k,
             min_score,
             tag_min_score,

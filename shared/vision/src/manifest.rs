@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use sightline_core::Precision;
 
 use crate::preprocess::{Letterbox, Preprocess};
 use crate::{ClassifierPreprocess, VisionError};
@@ -92,6 +93,11 @@ pub struct ModelManifest {
     pub name: String,
     /// Model version, stored in every results row.
     pub version: String,
+    /// Numeric precision (default fp32). An int8 manifest is named `<fp32>_int8`.
+    #[serde(default)]
+    pub precision: Precision,
+    /// For a quantized variant: the float32 model it was made from.
+    pub fp32: Option<String>,
     /// What the model does.
     pub task: Task,
     /// ONNX file, relative to the models folder.
@@ -181,8 +187,14 @@ impl ModelRegistry {
             return Err(err("invalid model name".into()));
         }
         let path = self.dir.join(format!("{name}.toml"));
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| err(format!("cannot read manifest {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            let hint = if name.ends_with("_int8") {
+                " (precision = \"int8\" runs models/<model>_int8.toml: see models/quantize/README.md)"
+            } else {
+                ""
+            };
+            err(format!("cannot read manifest {}: {e}{hint}", path.display()))
+        })?;
         let m: ModelManifest = toml::from_str(&text)
             .map_err(|e| err(format!("invalid manifest {}: {e}", path.display())))?;
         if m.name != name {
@@ -190,6 +202,20 @@ impl ModelRegistry {
                 "manifest {} names itself {:?}",
                 path.display(),
                 m.name
+            )));
+        }
+        let variant_of = m.fp32.as_deref().map(|f| m.precision.manifest_name(f));
+        if m.precision != Precision::Fp32 && variant_of.as_deref() != Some(name) {
+            return Err(err(format!(
+                "manifest {}: a {:?} manifest names its float32 model (fp32 = \"<model>\") and is called <model>_int8",
+                path.display(),
+                m.precision
+            )));
+        }
+        if m.precision == Precision::Fp32 && m.fp32.is_some() {
+            return Err(err(format!(
+                "manifest {}: fp32 = … belongs only in a quantized variant's manifest",
+                path.display()
             )));
         }
         Ok(m)
@@ -277,6 +303,11 @@ mod tests {
         assert_eq!((d.manifest.task, d.labels.len()), (Task::Detection, 80));
         let f = shipped().load("blazeface_256").unwrap();
         assert_eq!(f.manifest.task, Task::FaceDetection);
+        let q = shipped().load("efficientnet_lite0_int8").unwrap();
+        assert_eq!(q.manifest.precision, Precision::Int8);
+        assert_eq!(q.manifest.fp32.as_deref(), Some("efficientnet_lite0"));
+        assert_eq!(q.manifest.outputs.embedding_dim, Some(1280));
+        assert_eq!(q.labels.len(), 1000);
     }
 
     #[test]
@@ -301,5 +332,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("cannot read manifest"), "{e}");
+    }
+
+    #[test]
+    fn a_quantized_manifest_must_name_its_float_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let text =
+            std::fs::read_to_string(shipped().dir().join("efficientnet_lite0_int8.toml")).unwrap();
+        let write = |name: &str, text: &str| {
+            std::fs::write(dir.path().join(format!("{name}.toml")), text).unwrap();
+            ModelRegistry::new(dir.path()).manifest(name)
+        };
+        assert!(write("efficientnet_lite0_int8", &text).is_ok());
+        let other = text.replace("fp32 = \"efficientnet_lite0\"", "fp32 = \"mobilenet_v2\"");
+        let e = write("efficientnet_lite0_int8", &other)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("<model>_int8"), "{e}");
+        let orphan = text.replace("fp32 = \"efficientnet_lite0\"", "");
+        assert!(write("efficientnet_lite0_int8", &orphan).is_err());
+        let float = text.replace("precision = \"int8\"", "precision = \"fp32\"");
+        let e = write("efficientnet_lite0_int8", &float)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("only in a quantized"), "{e}");
     }
 }

@@ -413,3 +413,31 @@ fn encode(img: image::RgbImage) -> Vec<u8> {
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
 }
+
+/// The repository root (models, fixtures).
+pub fn repo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Processes `keys` of bucket `b` as one message through a pipeline of real models and
+/// returns the rows by key; every row must be a success row.
+pub async fn success_rows(
+    pipeline: &Pipeline,
+    keys: &[String],
+) -> std::collections::HashMap<String, ResultRow> {
+    let objects: Vec<ObjectRef> = keys.iter().map(|k| ObjectRef::new("b", k)).collect();
+    let message = Message {
+        id: "m0".into(),
+        receipt: "r0".into(),
+        body: s3_event_body(&objects),
+        receive_count: 1,
+    };
+    let report = pipeline.process_messages(&[message]).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    report
+        .written
+        .into_iter()
+        .inspect(|r| assert!(r.error_kind.is_none(), "{r:?}"))
+        .map(|r| (r.key.clone(), r))
+        .collect()
+}
