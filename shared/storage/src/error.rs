@@ -40,6 +40,15 @@ pub enum StorageError {
         /// The key.
         key: String,
     },
+    /// A batch delete that S3 answered with a per-key error (`DeleteObjects` reports
+    /// failures in its body, not as a failed call).
+    #[error("could not delete {key}: {message}")]
+    DeleteFailed {
+        /// The first key that was not deleted.
+        key: String,
+        /// S3's code and message.
+        message: String,
+    },
     /// A local file-system error other than "not found".
     #[error("local storage I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -65,9 +74,10 @@ impl StorageError {
             StorageError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Disposition::Permanent(ErrorKind::NotFound)
             }
-            StorageError::S3(_) | StorageError::Io(_) | StorageError::PreconditionFailed { .. } => {
-                Disposition::Transient
-            }
+            StorageError::S3(_)
+            | StorageError::Io(_)
+            | StorageError::PreconditionFailed { .. }
+            | StorageError::DeleteFailed { .. } => Disposition::Transient,
         }
     }
 }

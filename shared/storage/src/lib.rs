@@ -117,6 +117,15 @@ impl Store {
         }
     }
 
+    /// Deletes `keys` (a missing key is not an error: the object is gone either way).
+    /// S3: `DeleteObjects`, 1,000 keys per request; a local store removes the files.
+    pub async fn delete(&self, bucket: &str, keys: &[String]) -> Result<(), StorageError> {
+        match self {
+            Store::Local(s) => s.delete(keys).await,
+            Store::S3(s) => s.delete(bucket, keys).await,
+        }
+    }
+
     /// A short description for logs: `s3`, `s3 (endpoint …)` or `folder /path`.
     pub fn describe(&self) -> String {
         match self {
@@ -202,6 +211,16 @@ mod tests {
         assert_eq!(store.list("b", "nothing/here/").await.unwrap(), []);
         assert_eq!(store.list("b", "top.jpg/below/").await.unwrap(), []);
         assert_eq!(store.list("b", "top").await.unwrap(), [head]);
+
+        let gone = [
+            "top.jpg".to_string(),
+            "incoming/x.jpg".into(),
+            "never.jpg".into(),
+        ];
+        store.delete("b", &gone).await.unwrap();
+        assert_eq!(keys(store.list("b", "").await.unwrap()).len(), 2);
+        let escape = store.delete("b", &["../x".to_string()]).await;
+        assert!(matches!(escape, Err(StorageError::InvalidKey { .. })));
     }
 
     #[tokio::test]

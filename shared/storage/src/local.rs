@@ -104,7 +104,7 @@ impl LocalStore {
         let mut buf = Vec::with_capacity(meta.len() as usize);
         // `take` guards against a file that grew after the size check.
         (&mut file)
-            .take(max_bytes + 1)
+            .take(max_bytes.saturating_add(1))
             .read_to_end(&mut buf)
             .await?;
         if buf.len() as u64 > max_bytes {
@@ -213,6 +213,16 @@ impl LocalStore {
         };
         drop(lock);
         written
+    }
+
+    pub(crate) async fn delete(&self, keys: &[String]) -> Result<()> {
+        for key in keys {
+            match tokio::fs::remove_file(self.path(key)?).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     pub(crate) async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRef> {

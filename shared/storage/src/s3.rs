@@ -143,6 +143,36 @@ impl S3Store {
         Ok(out)
     }
 
+    pub(crate) async fn delete(&self, bucket: &str, keys: &[String]) -> Result<()> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        for chunk in keys.chunks(1000) {
+            let ids = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<std::result::Result<Vec<_>, _>>();
+            let delete =
+                ids.and_then(|ids| Delete::builder().set_objects(Some(ids)).quiet(true).build());
+            let delete = delete.map_err(|e| StorageError::DeleteFailed {
+                key: format!("{bucket}/{}", chunk[0]),
+                message: e.to_string(),
+            })?;
+            let request = self.client.delete_objects().bucket(bucket).delete(delete);
+            let out = (request.send().await)
+                .map_err(|e| error("delete_objects", bucket, &chunk[0], &e))?;
+            if let Some(failed) = out.errors().first() {
+                return Err(StorageError::DeleteFailed {
+                    key: format!("{bucket}/{}", failed.key().unwrap_or_default()),
+                    message: format!(
+                        "{} {}",
+                        failed.code().unwrap_or_default(),
+                        failed.message().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn head(&self, bucket: &str, key: &str) -> Result<ObjectRef> {
         let request = self.client.head_object().bucket(bucket).key(key);
         let out = (request.send().await).map_err(|e| error("head_object", bucket, key, &e))?;

@@ -8,8 +8,8 @@
 pub mod results;
 
 pub use results::{
-    latest_rows, parse_partition, read_rows, result_files, results_schema, rows_from_batch,
-    to_record_batch, ResultFile,
+    latest_rows, parse_partition, partition_dir, read_rows, result_files, results_schema,
+    rows_from_batch, to_record_batch, write_parquet, ResultFile,
 };
 
 /// Errors of the tables layer.
