@@ -1,6 +1,6 @@
 //! `sightline`: the command line. Embedded runs (`run`, `demo`), the container worker
-//! (`worker`), `backfill`, `annotate`, `eval`, `report`, `retrain`, `models` and
-//! `bench-infer`. All logic
+//! (`worker`), `backfill`, `annotate`, `eval`, `report`, `retrain`, `models`, `compact`
+//! and `bench-infer`. All logic
 //! lives in the `shared/` crates; each command has its module here.
 //!
 //! Exit status: 0 done, 1 error, 2 usage (clap), 3 partial failure (objects
@@ -9,6 +9,7 @@
 mod annotate;
 mod bench;
 mod bucket;
+mod compact;
 mod demo;
 mod eval;
 mod folder;
@@ -79,6 +80,9 @@ enum Command {
     Retrain(retrain::RetrainArgs),
     /// The catalog heads in the registry: list, show, promote, rollback.
     Models(models::ModelsArgs),
+    /// Merge the small Parquet files of results partitions into files of a target size,
+    /// one row per image and model version (safe while writers and readers work).
+    Compact(compact::CompactArgs),
     /// Inference alone on preprocessed tensors, all inference threads busy: the ceiling
     /// for end-to-end throughput.
     BenchInfer {
@@ -133,6 +137,7 @@ async fn dispatch(command: Command) -> Result<Outcome> {
         Command::Report(args) => report::run(settings, args).await,
         Command::Retrain(args) => retrain::run(settings, args).await,
         Command::Models(args) => models::run(args).await,
+        Command::Compact(args) => done(compact::run(settings, args).await),
         Command::BenchInfer {
             model,
             images,

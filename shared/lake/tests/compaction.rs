@@ -213,7 +213,7 @@ async fn race(seed: u64) {
                     let fresh = (w as usize * 1000 + b * 5..w as usize * 1000 + b * 5 + 5)
                         .collect::<Vec<_>>();
                     // A third of the batches redeliver earlier images in a new grouping.
-                    let images: Vec<usize> = if rng % 3 == 0 && b > 2 {
+                    let images: Vec<usize> = if rng.is_multiple_of(3) && b > 2 {
                         let start = w as usize * 1000 + ((rng >> 8) as usize % (b * 5 - 6));
                         (start..start + 6).collect()
                     } else {
@@ -222,7 +222,7 @@ async fn race(seed: u64) {
                     let at = t0() + TimeDelta::milliseconds((rng >> 20) as i64 % 100_000);
                     let rows: Vec<ResultRow> = images.iter().map(|&i| row(i, at)).collect();
                     write_batch(&store, &rows).await;
-                    if rng % 5 == 0 {
+                    if rng.is_multiple_of(5) {
                         write_batch(&store, &rows).await; // the same file again
                     }
                     written.lock().unwrap().extend(images);
