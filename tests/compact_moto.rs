@@ -5,13 +5,14 @@
 //! expires; then a run settles the partition into one file with no duplicate.
 
 use std::process::Command;
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{NaiveDate, TimeZone, Utc};
 use sightline_core::{Label, ResultRow, StageTimings};
 use sightline_tests::lake::{download_prefix, query_latest};
 use sightline_tests::proxy::{Fault, FaultProxy, RequestInfo, Rule};
-use sightline_tests::{repo_root, require_python, shared_moto, workspace_bin, Moto};
+use sightline_tests::{repo_root, require_python, run_lambda, shared_moto, workspace_bin, Moto};
 
 /// Image `i` processed at second `at`.
 fn row(i: usize, at: i64) -> ResultRow {
@@ -65,19 +66,15 @@ fn compact(moto: &Moto, endpoint: &str, bucket: &str) -> std::process::Output {
         .expect("run sightline compact")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compaction_over_s3_survives_lost_deletes() {
-    let python = require_python(&["duckdb"]).expect("python with duckdb");
-    let moto = shared_moto();
-    let s3 = moto.s3().await;
-    let bucket = moto.new_bucket("compact").await;
-    // 30 batch files of 4 images; every third one redelivers two images of the one before.
+/// 30 batch files of 4 images under `results/` of `bucket`; every third one redelivers two
+/// images of the one before.
+async fn write_batches(s3: &aws_sdk_s3::Client, bucket: &str) {
     for b in 0..30usize {
         let first = if b % 3 == 2 { b * 4 - 2 } else { b * 4 };
         let rows: Vec<ResultRow> = (first..first + 4).map(|i| row(i, b as i64)).collect();
         for f in sightline_tables::result_files("results/", &rows, |_| 4).expect("encode") {
             s3.put_object()
-                .bucket(&bucket)
+                .bucket(bucket)
                 .key(&f.key)
                 .body(ByteStream::from(f.bytes.to_vec()))
                 .send()
@@ -85,6 +82,15 @@ async fn compaction_over_s3_survives_lost_deletes() {
                 .expect("put");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_over_s3_survives_lost_deletes() {
+    let python = require_python(&["duckdb"]).expect("python with duckdb");
+    let moto = shared_moto();
+    let s3 = moto.s3().await;
+    let bucket = moto.new_bucket("compact").await;
+    write_batches(&s3, &bucket).await;
     let expected: std::collections::BTreeSet<String> = (0..30usize)
         .flat_map(|b| {
             if b % 3 == 2 {
@@ -161,4 +167,52 @@ async fn compaction_over_s3_survives_lost_deletes() {
         .expect("partition")
         .count();
     assert_eq!(files, 1);
+}
+
+/// The `compact` Lambda under the Runtime API harness: the sample scheduled event compacts
+/// the configured catalog's partition of the event's day.
+#[test]
+fn the_compact_lambda_compacts_the_days_partitions() {
+    let moto = shared_moto();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let bucket = rt.block_on(async {
+        let bucket = moto.new_bucket("compact-fn").await;
+        write_batches(&moto.s3().await, &bucket).await;
+        bucket
+    });
+    let event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("events/eventbridge-scheduled-compact.json"))
+            .expect("sample event"),
+    )
+    .expect("JSON");
+    let mut env = moto.env_vars();
+    env.extend(
+        [
+            ("SIGHTLINE_COMPACT_BUCKET", bucket.as_str()),
+            ("SIGHTLINE_COMPACT_CATALOGS", "retail,security"),
+            ("SIGHTLINE_COMPACT_DAYS", "1"),
+            ("SIGHTLINE_COMPACT_GRACE_MINUTES", "0"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let run = run_lambda(
+        &workspace_bin("sightline-compact"),
+        &[event],
+        &env,
+        Duration::from_secs(60),
+    );
+    let reports = run.responses()[0].clone();
+    let retail = &reports[0];
+    assert_eq!(retail["catalog"], "retail", "{reports}");
+    assert_eq!(retail["date"], "2026-11-26", "{reports}");
+    assert_eq!(
+        (
+            retail["files_before"].as_u64(),
+            retail["files_after"].as_u64()
+        ),
+        (Some(30), Some(1))
+    );
+    assert_eq!(retail["rows_written"], 100, "{reports}");
+    assert_eq!(reports[1]["catalog"], "security");
+    assert_eq!(reports[1]["files_before"], 0, "an empty partition is fine");
 }

@@ -22,6 +22,7 @@
 mod compact;
 mod journal;
 mod lease;
+pub mod schedule;
 
 pub use compact::{
     compact_partition, partition_dates, CompactOptions, PartitionReport, COMPACTED_PREFIX,
@@ -40,6 +41,14 @@ pub enum LakeError {
     /// A results file could not be read or written as Parquet.
     #[error(transparent)]
     Tables(#[from] TablesError),
+    /// A setting read from the environment is missing or invalid.
+    #[error("setting {name}: {message}")]
+    Config {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A journal or lease object is not what this crate writes.
     #[error("invalid {what} {key}: {message}")]
     Invalid {
