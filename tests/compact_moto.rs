@@ -114,7 +114,7 @@ async fn compaction_over_s3_survives_lost_deletes() {
         }],
         1,
     );
-    let failed = compact(&moto, proxy.endpoint(), &bucket);
+    let failed = compact(moto, proxy.endpoint(), &bucket);
     assert!(
         !failed.status.success(),
         "the deletes were dropped: it must fail"
@@ -134,7 +134,7 @@ async fn compaction_over_s3_survives_lost_deletes() {
 
     // The failed run's lease was not released (its delete was lost too): the partition is
     // busy until the lease expires (15 minutes); expire it by hand.
-    let busy = compact(&moto, moto.endpoint(), &bucket);
+    let busy = compact(moto, moto.endpoint(), &bucket);
     let busy: serde_json::Value = serde_json::from_slice(&busy.stdout).expect("JSON");
     assert_eq!(busy["busy"], true, "{busy}");
     let lease = "results/_compaction/retail/2026-11-26/LOCK";
@@ -145,7 +145,7 @@ async fn compaction_over_s3_survives_lost_deletes() {
         .await
         .expect("expire the lease");
 
-    let done = compact(&moto, moto.endpoint(), &bucket);
+    let done = compact(moto, moto.endpoint(), &bucket);
     assert!(
         done.status.success(),
         "{}",
@@ -167,6 +167,24 @@ async fn compaction_over_s3_survives_lost_deletes() {
         .expect("partition")
         .count();
     assert_eq!(files, 1);
+    assert_eq!(settled.current_rows, expected.len());
+
+    // A new model version reprocesses four images: results_latest keeps both versions'
+    // rows, results_current the newer one only.
+    let mut newer: Vec<ResultRow> = (0..4).map(|i| row(i, 1000)).collect();
+    newer
+        .iter_mut()
+        .for_each(|r| r.model_version = "2.0.0".into());
+    for f in sightline_tables::result_files("results/", &newer, |_| 4).expect("encode") {
+        let body = ByteStream::from(f.bytes.to_vec());
+        let put = s3.put_object().bucket(&bucket).key(&f.key).body(body);
+        put.send().await.expect("put");
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    download_prefix(&s3, &bucket, "results/", dir.path()).await;
+    let both = view(&dir);
+    assert_eq!(both.latest.len(), expected.len() + 4);
+    assert_eq!(both.current_rows, expected.len());
 }
 
 /// The `compact` Lambda under the Runtime API harness: the sample scheduled event compacts

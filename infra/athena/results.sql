@@ -65,6 +65,20 @@ FROM (
 )
 WHERE rn = 1;
 
+-- The current answer per image: one row per object version (bucket, key, etag), the one
+-- processed last whatever its model version: after a new model or head is promoted and the
+-- objects are reprocessed (`sightline backfill`), the champion's rows.
+CREATE OR REPLACE VIEW sightline_results_current AS
+SELECT bucket, key, etag, size_bytes, model, model_version, execution_provider, processed_at,
+       width, height, aspect, brightness, contrast, labels, tags, detections, embedding,
+       redacted_key, redaction_skipped, error_kind, error, fetch_ms, decode_ms, infer_ms, catalog, "date"
+FROM (
+  SELECT *, row_number() OVER (PARTITION BY catalog, "date", bucket, key, etag
+                               ORDER BY processed_at DESC) AS rn
+  FROM sightline_results
+)
+WHERE rn = 1;
+
 -- 1. Top-5 top-1 labels per catalog per day (last 7 days). labels is sorted by score, so
 --    element 1 is the top class; element_at returns NULL for failed images (empty list).
 SELECT catalog, "date", label, n

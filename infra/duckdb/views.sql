@@ -16,3 +16,14 @@ SELECT * EXCLUDE (rn) FROM (
   FROM results
 )
 WHERE rn = 1;
+
+-- The current answer per image: one row per object version (bucket, key, etag), the one
+-- processed last, whatever its model version. After a new model or head is promoted and the
+-- objects are reprocessed (`sightline backfill`), these are the champion's rows.
+CREATE OR REPLACE VIEW results_current AS
+SELECT * EXCLUDE (rn) FROM (
+  SELECT *, row_number() OVER (PARTITION BY catalog, date, bucket, key, etag
+                               ORDER BY processed_at DESC) AS rn
+  FROM results
+)
+WHERE rn = 1;

@@ -32,6 +32,8 @@ pub struct LakeView {
     pub raw_rows: usize,
     /// The documented view, ordered by key.
     pub latest: Vec<LatestRow>,
+    /// Rows of `results_current` (one per object version).
+    pub current_rows: usize,
 }
 
 const QUERY: &str = r#"
@@ -51,12 +53,19 @@ view = athena[athena.index("CREATE OR REPLACE VIEW sightline_results_latest"):]
 con.execute("CREATE VIEW sightline_results AS SELECT * FROM results")
 con.execute(view[:view.index(";") + 1])
 athena_n = con.execute("SELECT count(*) FROM sightline_results_latest").fetchone()[0]
-print(json.dumps({"raw": raw, "latest": rows, "athena": athena_n}))
+current = athena[athena.index("CREATE OR REPLACE VIEW sightline_results_current"):]
+con.execute(current[:current.index(";") + 1])
+current_n = con.execute("SELECT count(*) FROM results_current").fetchone()[0]
+athena_current = con.execute(
+    "SELECT count(*) FROM (SELECT bucket, key, etag, model_version FROM sightline_results_current "
+    "EXCEPT SELECT bucket, key, etag, model_version FROM results_current)").fetchone()[0]
+print(json.dumps({"raw": raw, "latest": rows, "athena": athena_n, "current": current_n,
+                  "athena_current_differs": athena_current}))
 "#;
 
 /// Runs `infra/duckdb/views.sql` with `python` over the Parquet files under
 /// `results_dir` (a `results/` folder: `catalog=…/date=…/*.parquet`). Also runs the Athena
-/// view of `infra/athena/results.sql` over the same files and checks it agrees.
+/// views of `infra/athena/results.sql` over the same files and checks they agree.
 pub fn query_latest(python: &std::ffi::OsStr, results_dir: &Path) -> LakeView {
     let views = repo_root().join("infra/duckdb/views.sql");
     let out = Command::new(python)
@@ -94,8 +103,14 @@ pub fn query_latest(python: &std::ffi::OsStr, results_dir: &Path) -> LakeView {
         Some(latest.len() as u64),
         "the Athena view disagrees with DuckDB's results_latest"
     );
+    assert_eq!(
+        v["athena_current_differs"].as_u64(),
+        Some(0),
+        "the Athena view sightline_results_current disagrees with DuckDB's results_current"
+    );
     LakeView {
         raw_rows: v["raw"].as_u64().expect("raw count") as usize,
+        current_rows: v["current"].as_u64().expect("current count") as usize,
         latest,
     }
 }
