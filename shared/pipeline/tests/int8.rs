@@ -6,13 +6,9 @@
 
 mod support;
 
-use std::path::PathBuf;
-
-use sightline_core::{CatalogConfig, Catalogs, Settings};
-use sightline_pipeline::Pipeline;
-use sightline_storage::{LocalStore, Store};
+use sightline_core::CatalogConfig;
 use sightline_vision::ModelRegistry;
-use support::{repo, success_rows};
+use support::{repo, success_rows, RealPipeline};
 
 fn catalog(name: &str, precision: &str) -> CatalogConfig {
     let text = format!(
@@ -29,36 +25,19 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_int8_catalog_produces_rows_like_its_float_twin() {
-    let (source, output) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let settings = Settings {
-        infer_threads: 1,
-        ort_dylib: std::env::var_os("SIGHTLINE_ORT_DYLIB").map(PathBuf::from),
-        ..Settings::default()
-    };
-    let pipeline = Pipeline::builder(
-        settings,
-        Store::Local(LocalStore::new(source.path())),
-        Store::Local(LocalStore::new(output.path())),
-    )
-    .registry(ModelRegistry::new(repo().join("models")))
-    .catalogs(Catalogs::from_configs([
-        catalog("float", "fp32"),
-        catalog("quant", "int8"),
-    ]))
-    .build()
-    .unwrap();
+    let real = RealPipeline::new([catalog("float", "fp32"), catalog("quant", "int8")], 8);
     let fixtures = ["camera.jpg", "chelsea.jpg", "coffee.jpg"];
     let mut keys = Vec::new();
     for catalog in ["float", "quant"] {
         for f in fixtures {
             let key = format!("incoming/{catalog}/{f}");
-            let path = source.path().join(&key);
+            let path = real.source.path().join(&key);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::copy(repo().join("tests/fixtures/images").join(f), path).unwrap();
             keys.push(key);
         }
     }
-    let rows = success_rows(&pipeline, &keys).await;
+    let rows = success_rows(&real.pipeline, &keys).await;
     for f in fixtures {
         let float = &rows[&format!("incoming/float/{f}")];
         let quant = &rows[&format!("incoming/quant/{f}")];

@@ -9,23 +9,15 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use image::{imageops, RgbImage};
-use sightline_core::{CatalogConfig, Catalogs, Detection, ObjectRef, ResultRow, Settings};
-use sightline_pipeline::Pipeline;
+use sightline_core::{CatalogConfig, Detection, ObjectRef, ResultRow};
 use sightline_queue::{s3_event_body, Message};
-use sightline_storage::{LocalStore, Store};
-use sightline_vision::ModelRegistry;
-use support::files_under;
+use support::{files_under, repo, RealPipeline};
 
 const BUCKET: &str = "photos";
 /// The catalog's face threshold (as in `security`).
 const MIN_SCORE: f32 = 0.5;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// A faces-only catalog (no `within` gate: every face above the threshold is a row).
 fn catalog(name: &str, redact: bool) -> CatalogConfig {
@@ -37,43 +29,19 @@ fn catalog(name: &str, redact: bool) -> CatalogConfig {
 }
 
 /// A pipeline over the real models: `cams` redacts, `look` only detects faces.
-struct Real {
-    pipeline: Pipeline,
-    source: tempfile::TempDir,
-    output: tempfile::TempDir,
-}
+struct Real(RealPipeline);
 
 impl Real {
     fn new() -> Real {
-        let (source, output) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let settings = Settings {
-            infer_batch: 8,
-            infer_threads: 1,
-            ort_dylib: std::env::var_os("SIGHTLINE_ORT_DYLIB").map(PathBuf::from),
-            ..Settings::default()
-        };
-        let pipeline = Pipeline::builder(
-            settings,
-            Store::Local(LocalStore::new(source.path())),
-            Store::Local(LocalStore::new(output.path())),
-        )
-        .registry(ModelRegistry::new(repo().join("models")))
-        .catalogs(Catalogs::from_configs([
-            catalog("cams", true),
-            catalog("look", false),
-        ]))
-        .build()
-        .unwrap();
-        Real {
-            pipeline,
-            source,
-            output,
-        }
+        Real(RealPipeline::new(
+            [catalog("cams", true), catalog("look", false)],
+            8,
+        ))
     }
 
     /// Writes `img` as a PNG (no EXIF) under `key` in the source bucket.
     fn put(&self, key: &str, img: &RgbImage) {
-        let path = self.source.path().join(key);
+        let path = self.0.source.path().join(key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         img.save_with_format(&path, image::ImageFormat::Png)
             .unwrap();
@@ -88,11 +56,11 @@ impl Real {
             body: s3_event_body(&objects),
             receive_count: 1,
         };
-        let report = self.pipeline.process_messages(&[message]).await;
+        let report = self.0.pipeline.process_messages(&[message]).await;
         assert!(report.failed.is_empty(), "{report:?}");
         let mut rows = HashMap::new();
-        for path in files_under(&self.output.path().join("results")) {
-            let key = path.strip_prefix(self.output.path()).unwrap();
+        for path in files_under(&self.0.output.path().join("results")) {
+            let key = path.strip_prefix(self.0.output.path()).unwrap();
             let bytes = bytes::Bytes::from(std::fs::read(&path).unwrap());
             for r in sightline_tables::read_rows(&key.to_string_lossy(), bytes).unwrap() {
                 rows.insert(r.key.clone(), r);
@@ -106,7 +74,9 @@ impl Real {
     /// The redacted copy the row points to, decoded.
     fn copy(&self, row: &ResultRow) -> RgbImage {
         let key = row.redacted_key.as_ref().expect("a redacted copy");
-        image::open(self.output.path().join(key)).unwrap().to_rgb8()
+        image::open(self.0.output.path().join(key))
+            .unwrap()
+            .to_rgb8()
     }
 }
 

@@ -7,13 +7,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use sightline_core::{CatalogConfig, Catalogs, Settings};
-use sightline_pipeline::Pipeline;
-use sightline_storage::{LocalStore, Store};
-use sightline_vision::ModelRegistry;
-use support::{repo, success_rows};
+use sightline_core::CatalogConfig;
+use support::{repo, success_rows, RealPipeline};
 
 /// The shipped retail catalog under `name`, with `decode = "<mode>"`.
 fn retail(name: &str, mode: &str) -> CatalogConfig {
@@ -46,24 +43,7 @@ fn put_upscaled(dir: &Path, key: &str, fixture: &str, factor: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scaled_decoding_keeps_labels_and_boxes_in_original_pixels() {
-    let (source, output) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let settings = Settings {
-        infer_threads: 1,
-        ort_dylib: std::env::var_os("SIGHTLINE_ORT_DYLIB").map(PathBuf::from),
-        ..Settings::default()
-    };
-    let pipeline = Pipeline::builder(
-        settings,
-        Store::Local(LocalStore::new(source.path())),
-        Store::Local(LocalStore::new(output.path())),
-    )
-    .registry(ModelRegistry::new(repo().join("models")))
-    .catalogs(Catalogs::from_configs([
-        retail("scaled", "scaled"),
-        retail("exact", "full"),
-    ]))
-    .build()
-    .unwrap();
+    let real = RealPipeline::new([retail("scaled", "scaled"), retail("exact", "full")], 8);
     // Upscaled 8x to phone sizes: decoded at 1/2 (the detector needs a longer side of
     // 1024); coffee.jpg has a cup the retail detector keeps.
     let photos = [("camera.jpg", 8), ("coffee.jpg", 8)];
@@ -71,11 +51,11 @@ async fn scaled_decoding_keeps_labels_and_boxes_in_original_pixels() {
     for catalog in ["scaled", "exact"] {
         for (fixture, factor) in photos {
             let key = format!("incoming/{catalog}/{fixture}");
-            put_upscaled(source.path(), &key, fixture, factor);
+            put_upscaled(real.source.path(), &key, fixture, factor);
             keys.push(key);
         }
     }
-    let rows = success_rows(&pipeline, &keys).await;
+    let rows = success_rows(&real.pipeline, &keys).await;
     for (fixture, factor) in photos {
         let scaled = &rows[&format!("incoming/scaled/{fixture}")];
         let exact = &rows[&format!("incoming/exact/{fixture}")];

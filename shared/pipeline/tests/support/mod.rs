@@ -419,6 +419,41 @@ pub fn repo() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A pipeline over the shipped models and the real ONNX Runtime (one inference thread),
+/// reading a temporary source folder and writing a temporary output folder.
+pub struct RealPipeline {
+    pub pipeline: Pipeline,
+    pub source: tempfile::TempDir,
+    pub output: tempfile::TempDir,
+}
+
+impl RealPipeline {
+    /// Runs `catalogs`, with `infer_batch` images per model run.
+    pub fn new(catalogs: impl IntoIterator<Item = CatalogConfig>, infer_batch: usize) -> Self {
+        let (source, output) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let settings = Settings {
+            infer_batch,
+            infer_threads: 1,
+            ort_dylib: std::env::var_os("SIGHTLINE_ORT_DYLIB").map(std::path::PathBuf::from),
+            ..Settings::default()
+        };
+        let pipeline = Pipeline::builder(
+            settings,
+            Store::Local(LocalStore::new(source.path())),
+            Store::Local(LocalStore::new(output.path())),
+        )
+        .registry(ModelRegistry::new(repo().join("models")))
+        .catalogs(Catalogs::from_configs(catalogs))
+        .build()
+        .unwrap();
+        RealPipeline {
+            pipeline,
+            source,
+            output,
+        }
+    }
+}
+
 /// Processes `keys` of bucket `b` as one message through a pipeline of real models and
 /// returns the rows by key; every row must be a success row.
 pub async fn success_rows(
