@@ -8,45 +8,25 @@ use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use chrono::{NaiveDate, TimeZone, Utc};
-use sightline_core::{Label, ResultRow, StageTimings};
+use chrono::{TimeZone, Utc};
+use sightline_core::ResultRow;
 use sightline_tests::lake::{download_prefix, query_latest};
 use sightline_tests::proxy::{Fault, FaultProxy, RequestInfo, Rule};
+use sightline_tests::results::sample_row;
 use sightline_tests::{repo_root, require_python, run_lambda, shared_moto, workspace_bin, Moto};
 
 /// Image `i` processed at second `at`.
 fn row(i: usize, at: i64) -> ResultRow {
-    ResultRow {
-        catalog: "retail".into(),
-        date: NaiveDate::from_ymd_opt(2026, 11, 26).expect("date"),
-        bucket: "photos".into(),
-        key: format!("incoming/retail/{i:04}.jpg"),
-        etag: format!("e{i}"),
-        size_bytes: 100,
-        model: "efficientnet_lite0".into(),
-        model_version: "1.0.0".into(),
-        execution_provider: "cpu".into(),
-        processed_at: Utc
-            .timestamp_opt(1_790_000_000 + at, 0)
-            .single()
-            .expect("time"),
-        width: Some(64),
-        height: Some(48),
-        stats: None,
-        labels: vec![Label {
-            class_id: i as i32,
-            label: format!("c{i}"),
-            score: 0.5,
-        }],
-        tags: vec![],
-        detections: vec![],
-        embedding: Some(vec![i as f32; 4]),
-        redacted_key: None,
-        redaction_skipped: None,
-        error_kind: None,
-        error: None,
-        timings: StageTimings::default(),
-    }
+    let mut r = sample_row("retail", &format!("incoming/retail/{i:04}.jpg"));
+    r.etag = format!("e{i}");
+    r.processed_at = Utc
+        .timestamp_opt(1_790_000_000 + at, 0)
+        .single()
+        .expect("time");
+    r.labels[0].class_id = i as i32;
+    r.labels[0].label = format!("c{i}");
+    r.embedding = Some(vec![i as f32; 4]);
+    r
 }
 
 fn compact(moto: &Moto, endpoint: &str, bucket: &str) -> std::process::Output {

@@ -7,6 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{json, Value};
 use sightline_core::ObjectRef;
 use sightline_queue::s3_event_body;
+use sightline_tests::emf::check_emf;
 use sightline_tests::results::rows_in_bucket;
 use sightline_tests::{fixture, repo_root, run_lambda, shared_moto, workspace_bin};
 
@@ -132,6 +133,21 @@ fn partial_batch_failures_and_idempotent_retries() {
         "JSON logs expected:\n{}",
         run.stdout
     );
+    // Each invocation prints its metrics as CloudWatch EMF lines: per catalog and model
+    // version (images, error rows, stage times) and per batch (2 retried messages each).
+    let emf: Vec<Value> = (run.stdout.lines())
+        .filter(|l| l.contains("\"_aws\""))
+        .map(|l| check_emf(l).unwrap_or_else(|e| panic!("invalid EMF ({e}): {l}")))
+        .collect();
+    let retail = emf
+        .iter()
+        .filter(|m| m["catalog"] == "retail" && m["Images"] == 1);
+    assert_eq!(retail.count(), 2, "one per invocation: {emf:?}");
+    let batches: Vec<&Value> = emf.iter().filter(|m| m["Service"] == "sightline").collect();
+    assert_eq!(batches.len(), 2, "{emf:?}");
+    assert!(batches
+        .iter()
+        .all(|b| b["RetriedMessages"] == 2 && b["Images"] == 2));
 }
 
 #[test]

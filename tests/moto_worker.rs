@@ -12,6 +12,7 @@ use aws_sdk_s3::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use sightline_core::ObjectRef;
 use sightline_queue::s3_event_body;
+use sightline_tests::emf::check_emf;
 use sightline_tests::lake::{download_prefix, query_latest, LakeView};
 use sightline_tests::results::{rows_in_bucket, Row};
 use sightline_tests::{fixture, repo_root, require_python, shared_moto, workspace_bin, Moto};
@@ -79,6 +80,21 @@ fn run_worker(moto: &Moto, queue: &str) -> serde_json::Value {
         serde_json::from_str(stdout.lines().last().unwrap_or_default())
             .unwrap_or_else(|e| panic!("no JSON summary ({e}):\n{stdout}\n{log}"));
     assert!(summary["seconds"].as_f64().unwrap() > 0.0, "{summary}");
+    // Every other line is a batch's CloudWatch EMF metrics; their batch-level images add
+    // up to the summary's.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let mut images = 0;
+    for line in &lines[..lines.len() - 1] {
+        let emf = check_emf(line).unwrap_or_else(|e| panic!("invalid EMF ({e}): {line}"));
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "Sightline"
+        );
+        if emf["Service"] == "sightline" {
+            images += emf["Images"].as_u64().unwrap();
+        }
+    }
+    assert_eq!(Some(images), summary["images"].as_u64(), "{stdout}");
     summary
 }
 

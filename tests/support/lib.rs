@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod data;
+pub mod emf;
 mod http;
 pub mod lake;
 pub mod lambda;

@@ -206,3 +206,41 @@ pub async fn list_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> V
     keys.sort();
     keys
 }
+
+/// A synthetic success row of `catalog` for object `key` (bucket `photos`, ETag `e-<key>`,
+/// model `efficientnet_lite0` 1.0.0 on the CPU, one label, a 4-float embedding), processed
+/// on 2026-11-26 at noon UTC: for tests that write or aggregate rows without running models.
+pub fn sample_row(catalog: &str, key: &str) -> sightline_core::ResultRow {
+    use chrono::TimeZone;
+    sightline_core::ResultRow {
+        catalog: catalog.into(),
+        date: chrono::NaiveDate::from_ymd_opt(2026, 11, 26).expect("date"),
+        bucket: "photos".into(),
+        key: key.into(),
+        etag: format!("e-{key}"),
+        size_bytes: 100,
+        model: "efficientnet_lite0".into(),
+        model_version: "1.0.0".into(),
+        execution_provider: "cpu".into(),
+        processed_at: chrono::Utc
+            .with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+            .single()
+            .expect("time"),
+        width: Some(64),
+        height: Some(48),
+        stats: None,
+        labels: vec![sightline_core::Label {
+            class_id: 0,
+            label: "c0".into(),
+            score: 0.5,
+        }],
+        tags: vec![],
+        detections: vec![],
+        embedding: Some(vec![0.0; 4]),
+        redacted_key: None,
+        redaction_skipped: None,
+        error_kind: None,
+        error: None,
+        timings: sightline_core::StageTimings::default(),
+    }
+}

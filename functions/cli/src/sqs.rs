@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use sightline_core::Settings;
-use sightline_pipeline::{run_worker, WorkerOptions, WorkerStats};
+use sightline_pipeline::{run_worker, BatchReport, WorkerOptions, WorkerStats};
 use sightline_queue::{s3_event_body, Queue, SqsQueue};
 use sightline_storage::{S3Store, Store};
 
@@ -55,7 +55,13 @@ pub async fn worker(settings: Settings, a: WorkerArgs) -> Result<()> {
         retry_delay: Duration::from_secs(a.retry_delay),
         ..WorkerOptions::default()
     };
-    let stats = run_worker(pipeline, queue, options, shutdown_signal(), |_| {}).await?;
+    // Each batch's metrics as CloudWatch EMF lines on stdout (logs go to stderr).
+    let emf = |report: &BatchReport| {
+        for line in sightline_pipeline::emf::batch_lines(report, chrono::Utc::now()) {
+            println!("{line}");
+        }
+    };
+    let stats = run_worker(pipeline, queue, options, shutdown_signal(), emf).await?;
     tracing::info!(?stats, "worker stopped");
     println!("{}", summary_json(&stats));
     Ok(())

@@ -16,6 +16,8 @@ use crate::Pipeline;
 /// The outcome of one batch.
 #[derive(Debug, Clone, Default)]
 pub struct BatchReport {
+    /// Messages in the batch.
+    pub messages: usize,
     /// Ids of messages to retry (transient failures, unparseable bodies, failed writes).
     pub failed: Vec<String>,
     /// Rows written (success and error rows).
@@ -28,6 +30,8 @@ pub struct BatchReport {
     pub files: Vec<String>,
     /// The rows written, for callers that show or check them (not kept by the worker).
     pub written: Vec<ResultRow>,
+    /// Milliseconds spent writing the Parquet files (encoding and PUTs).
+    pub write_ms: f64,
 }
 
 /// The work items of a batch, each with the index of the message it came from.
@@ -43,7 +47,10 @@ impl Pipeline {
     /// [`BatchReport::failed`] for retry (then nothing of that message is written, so a
     /// retry never duplicates rows).
     pub async fn process_messages(&self, messages: &[Message]) -> BatchReport {
-        let mut report = BatchReport::default();
+        let mut report = BatchReport {
+            messages: messages.len(),
+            ..BatchReport::default()
+        };
         let intake = self.intake(messages, &mut report);
         // Boxed: the stage futures nest deeply, and a binary that awaits this inside the
         // Lambda runtime's future otherwise hits rustc's query depth limit.
@@ -64,7 +71,10 @@ impl Pipeline {
                 ItemOutcome::Retry(_) => None,
             })
             .collect();
-        match self.write_rows(&rows).await {
+        let writing = std::time::Instant::now();
+        let written = self.write_rows(&rows).await;
+        report.write_ms = writing.elapsed().as_secs_f64() * 1e3;
+        match written {
             Ok(files) => {
                 report.files = files;
                 report.rows = rows.len();

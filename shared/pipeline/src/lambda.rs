@@ -6,7 +6,8 @@ use sightline_queue::{parse_receive_count, Message};
 use crate::Pipeline;
 
 /// Processes an SQS event and lists the messages to retry as batch item failures
-/// (the event source mapping must enable `ReportBatchItemFailures`).
+/// (the event source mapping must enable `ReportBatchItemFailures`); prints the batch's
+/// metrics to stdout as CloudWatch EMF lines ([`crate::emf`]).
 pub async fn handle_sqs_event(pipeline: &Pipeline, event: SqsEvent) -> SqsBatchResponse {
     let messages: Vec<Message> = event.records.iter().map(message_from_lambda).collect();
     let report = pipeline.process_messages(&messages).await;
@@ -18,6 +19,9 @@ pub async fn handle_sqs_event(pipeline: &Pipeline, event: SqsEvent) -> SqsBatchR
         files = ?report.files,
         "batch done"
     );
+    for line in crate::emf::batch_lines(&report, chrono::Utc::now()) {
+        println!("{line}");
+    }
     let mut response = SqsBatchResponse::default();
     for id in report.failed {
         response.add_failure(id);

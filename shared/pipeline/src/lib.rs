@@ -24,6 +24,7 @@ pub mod analyze;
 mod batch;
 pub mod budget;
 pub mod embedded;
+pub mod emf;
 pub mod footprint;
 pub mod heads;
 mod infer;
