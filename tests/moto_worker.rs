@@ -588,3 +588,105 @@ fn backfill_sends_its_batches_concurrently() {
         proxy.max_in_flight()
     );
 }
+
+/// `GET /metrics` on the worker's `--metrics-addr`: Prometheus text with the images per
+/// catalog and model version, error rows by kind, batches and stage-time histograms.
+#[test]
+fn the_workers_prometheus_metrics_are_scraped() {
+    let moto = shared_moto();
+    let rt = rt();
+    let queue = rt.block_on(async {
+        let bucket = moto.new_bucket("sl-metrics").await;
+        let (queue, _) = queue_with_dlq(moto, 3).await;
+        let s3 = moto.s3().await;
+        let images = [
+            ("chelsea.jpg", fixture("images/chelsea.jpg")),
+            ("bad.jpg", fixture("bad/truncated.jpg")),
+        ];
+        let mut objects = Vec::new();
+        for (name, path) in images {
+            let key = format!("incoming/retail/{name}");
+            let body = ByteStream::from(std::fs::read(path).unwrap());
+            s3.put_object()
+                .bucket(&bucket)
+                .key(&key)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            objects.push(ObjectRef::new(bucket.clone(), key));
+        }
+        let sqs = moto.sqs().await;
+        let body = s3_event_body(&objects);
+        sqs.send_message()
+            .queue_url(&queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+        queue
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(workspace_bin("sightline"))
+        .args(["worker", "--queue-url", &queue, "--exit-when-idle", "4"])
+        .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+        .envs(moto.env_vars())
+        .current_dir(repo_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let scrape = || -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let text = loop {
+        if let Some(t) = scrape().filter(|t| t.contains("sightline_batches_total 1")) {
+            break t;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no batch in the metrics after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    child.wait().unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("# TYPE sightline_images counter"), "{text}");
+    // One success row (cpu) and one error row (no model ran: no provider).
+    let images: f64 = (text.lines())
+        .filter(|l| {
+            l.starts_with(r#"sightline_images_total{catalog="retail",model_version="1.0.0+1.0.0""#)
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(images, 2.0, "{text}");
+    let errors = r#"sightline_error_rows_total{catalog="retail",error_kind="corrupt_image"} 1"#;
+    assert!(text.contains(errors), "{text}");
+    assert!(
+        text.contains(r#"sightline_stage_seconds_count{stage="infer"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"sightline_stage_seconds_count{stage="write"} 1"#),
+        "{text}"
+    );
+    // Every sample line is `name{labels} value` with a number.
+    for line in text.split("\r\n\r\n").nth(1).unwrap().lines() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+}

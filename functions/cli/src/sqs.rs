@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use sightline_core::Settings;
+use sightline_pipeline::prometheus::{self, WorkerMetrics};
 use sightline_pipeline::{run_worker, BatchReport, WorkerOptions, WorkerStats};
 use sightline_queue::{s3_event_body, Queue, SqsQueue};
 use sightline_storage::{S3Store, Store};
@@ -28,6 +29,9 @@ pub struct WorkerArgs {
     /// Seconds before a failed message is retried, times its receive count.
     #[arg(long, default_value_t = 5)]
     retry_delay: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 0.0.0.0:9090).
+    #[arg(long, env = "SIGHTLINE_METRICS_ADDR")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `sightline backfill`.
@@ -55,13 +59,21 @@ pub async fn worker(settings: Settings, a: WorkerArgs) -> Result<()> {
         retry_delay: Duration::from_secs(a.retry_delay),
         ..WorkerOptions::default()
     };
-    // Each batch's metrics as CloudWatch EMF lines on stdout (logs go to stderr).
-    let emf = |report: &BatchReport| {
+    let metrics = Arc::new(WorkerMetrics::default());
+    if let Some(addr) = a.metrics_addr {
+        let bound = prometheus::serve(addr, metrics.clone())
+            .with_context(|| format!("serving metrics on {addr}"))?;
+        tracing::info!(%bound, "Prometheus metrics at /metrics");
+    }
+    // Each batch's metrics as CloudWatch EMF lines on stdout (logs go to stderr), and in
+    // the Prometheus registry.
+    let on_batch = move |report: &BatchReport| {
+        metrics.observe(report);
         for line in sightline_pipeline::emf::batch_lines(report, chrono::Utc::now()) {
             println!("{line}");
         }
     };
-    let stats = run_worker(pipeline, queue, options, shutdown_signal(), emf).await?;
+    let stats = run_worker(pipeline, queue, options, shutdown_signal(), on_batch).await?;
     tracing::info!(?stats, "worker stopped");
     println!("{}", summary_json(&stats));
     Ok(())

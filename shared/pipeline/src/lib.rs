@@ -34,6 +34,8 @@ mod outcome;
 mod pipeline;
 pub mod plan;
 mod prepare;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod recheck;
 pub mod redact;
 pub mod rows;
