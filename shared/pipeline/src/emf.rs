@@ -8,7 +8,8 @@
 //!   CloudWatch computes p50/p99);
 //! * per (catalog, error kind): `ErrorRows`;
 //! * per batch (dimension `Service` = `sightline`): `BatchMessages`, `RetriedMessages`,
-//!   `SkippedObjects`, `WriteMs` (the Parquet writes) and `Images`.
+//!   `SkippedObjects`, `WriteMs` (the Parquet writes), `Images` and `ErrorRows` (the
+//!   stack's error-ratio alarm divides them).
 //!
 //! The format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
 
@@ -72,6 +73,7 @@ pub fn batch_lines(report: &BatchReport, at: DateTime<Utc>) -> Vec<String> {
     let batch = [
         ("BatchMessages", "Count", Value::from(report.messages)),
         ("Images", "Count", Value::from(report.rows)),
+        ("ErrorRows", "Count", Value::from(report.error_rows)),
         ("RetriedMessages", "Count", Value::from(report.failed.len())),
         ("SkippedObjects", "Count", Value::from(report.skipped)),
         ("WriteMs", "Milliseconds", Value::from(report.write_ms)),
@@ -128,6 +130,7 @@ mod tests {
         let report = BatchReport {
             messages: 10,
             rows: written.len(),
+            error_rows: 2,
             failed: vec!["m1".into()],
             written,
             write_ms: 12.5,
@@ -172,6 +175,10 @@ mod tests {
             (Some(10), Some(1))
         );
         assert_eq!(batch["WriteMs"], 12.5);
+        assert_eq!(
+            (batch["Images"].as_u64(), batch["ErrorRows"].as_u64()),
+            (Some(152), Some(2))
+        );
         assert!(check_emf("{\"_aws\": {\"Timestamp\": 1, \"CloudWatchMetrics\": [{\"Namespace\": \"S\", \"Dimensions\": [[\"d\"]], \"Metrics\": [{\"Name\": \"M\"}]}]}, \"M\": 1}").is_err(), "a dimension without a value");
     }
 }
