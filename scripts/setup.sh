@@ -2,7 +2,9 @@
 # Installs what Sightline needs at run time and test time into the project-local cache
 # `.cache/` (nothing system-wide, nothing downloaded at build time):
 #   .cache/onnxruntime/libonnxruntime.so.1.31.1   from the PyPI wheel onnxruntime==1.31.1
-#   .cache/venv/                                  moto[server], pyarrow, duckdb, onnxruntime (tests only)
+#   .cache/venv/                                  moto[server], pyarrow, duckdb, onnxruntime,
+#                                                 aws-sam-translator, cfn-lint (tests only)
+#   .cache/checkov/                               checkov, the template's security linter (tests only)
 #   .cache/nasm/                                  nasm from Debian's package, if the system has none
 # Usage: scripts/setup.sh [runtime|test]   (default: runtime)
 # Sourcing scripts call `sightline_setup <what>`; it also exports the variables the binaries
@@ -71,17 +73,30 @@ PY
 
   if [ "$what" = test ]; then
     local venv="$cache/venv"
-    # .complete-2: onnxruntime joined the list (heads exported by Sightline are loaded by
-    # plain Python ONNX Runtime in the tests).
-    if [ ! -x "$venv/bin/moto_server" ] || [ ! -f "$venv/.complete-2" ]; then
-      echo "==> installing moto[server], pyarrow, duckdb, onnxruntime into .cache/venv"
+    # .complete-3: aws-sam-translator and cfn-lint joined the list (the stack is transformed
+    # and deployed into moto's CloudFormation, and linted, by the tests).
+    if [ ! -x "$venv/bin/moto_server" ] || [ ! -f "$venv/.complete-3" ]; then
+      echo "==> installing moto[server], pyarrow, duckdb, onnxruntime, aws-sam-translator, cfn-lint into .cache/venv"
       python3 -m venv "$venv"
       "$venv/bin/pip" install --quiet --upgrade pip
-      "$venv/bin/pip" install --quiet 'moto[server]==5.*' 'pyarrow>=17' 'duckdb>=1.1' 'numpy' 'pillow' "onnxruntime==$ORT_VERSION"
-      touch "$venv/.complete-2"
+      "$venv/bin/pip" install --quiet 'moto[server]==5.*' 'pyarrow>=17' 'duckdb>=1.1' 'numpy' 'pillow' \
+        "onnxruntime==$ORT_VERSION" 'aws-sam-translator==1.115.0' 'cfn-lint==1.58.0'
+      touch "$venv/.complete-3"
     fi
     export SIGHTLINE_MOTO_SERVER="$venv/bin/moto_server"
     export SIGHTLINE_PYTHON="$venv/bin/python"
+    export SIGHTLINE_CFN_LINT="$venv/bin/cfn-lint"
+    # checkov (the template's security linter) in its own venv: its pinned dependencies
+    # would fight moto's.
+    local checkov="$cache/checkov"
+    if [ ! -x "$checkov/bin/checkov" ] || [ ! -f "$checkov/.complete-1" ]; then
+      echo "==> installing checkov into .cache/checkov"
+      python3 -m venv "$checkov"
+      "$checkov/bin/pip" install --quiet --upgrade pip
+      "$checkov/bin/pip" install --quiet 'checkov==3.3.30'
+      touch "$checkov/.complete-1"
+    fi
+    export SIGHTLINE_CHECKOV="$checkov/bin/checkov"
   fi
 }
 

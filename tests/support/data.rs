@@ -90,6 +90,26 @@ pub fn require_python(modules: &[&str]) -> Option<OsString> {
     }
 }
 
+/// The executable named by the environment variable `env` (set by `scripts/setup.sh
+/// test`, e.g. `SIGHTLINE_CHECKOV`).
+///
+/// # Panics
+/// If the variable is unset or names no file, unless `SIGHTLINE_SKIP_DATA_TESTS=1`: then
+/// prints `SKIPPED (…)` and returns `None`.
+pub fn require_tool(env: &str) -> Option<PathBuf> {
+    match std::env::var_os(env).map(PathBuf::from) {
+        Some(path) if path.is_file() => Some(path),
+        Some(path) => unavailable(&format!(
+            "{env}={} is not a file: run `source scripts/setup.sh && sightline_setup test`",
+            path.display()
+        )),
+        None => unavailable(&format!(
+            "{env} is not set: run `source scripts/setup.sh && sightline_setup test` \
+             (scripts/test.sh does)"
+        )),
+    }
+}
+
 /// Whether the developer opted out of data-dependent tests.
 fn skip_requested() -> bool {
     std::env::var_os(SKIP_DATA_TESTS_ENV).is_some_and(|v| v == "1")

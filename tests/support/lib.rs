@@ -10,6 +10,8 @@
 //!   Lambda binary against an in-process fake of the Runtime API ([`RuntimeApiServer`]),
 //!   feed it events one at a time and record what it posts back.
 //!
+//! * the stack: [`infra::translated_template`] (the SAM-expanded template) and its
+//!   least-privilege rule [`infra::s3_or_sqs_wildcards`];
 //! * faults and the query path: [`proxy::FaultProxy`] drops or delays chosen S3/SQS calls
 //!   between a child and moto; [`lake::query_latest`] reads the `results_latest` view
 //!   with DuckDB.
@@ -21,6 +23,7 @@
 pub mod data;
 pub mod emf;
 mod http;
+pub mod infra;
 pub mod lake;
 pub mod lambda;
 pub mod moto;
@@ -30,7 +33,8 @@ pub mod results;
 use std::path::{Path, PathBuf};
 
 pub use data::{
-    require_python, require_shared, shared_dir, PYTHON_ENV, SHARED_DIR_ENV, SKIP_DATA_TESTS_ENV,
+    require_python, require_shared, require_tool, shared_dir, PYTHON_ENV, SHARED_DIR_ENV,
+    SKIP_DATA_TESTS_ENV,
 };
 pub use lambda::{
     run_lambda, try_run_lambda, ApiStatus, Invocation, LambdaFailure, LambdaRun, RuntimeApiServer,

@@ -8,6 +8,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use sightline_core::Settings;
 use sightline_queue::{Queue, SqsQueue};
+use sightline_report::emf;
 use sightline_report::schedule::{ReportSettings, Scheduler};
 use sightline_storage::{S3Store, Store};
 
@@ -31,7 +32,14 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<EventBridgeEvent>| {
         let scheduler = Arc::clone(&scheduler);
         let event = event.payload;
-        async move { Ok::<_, Error>(scheduler.handle(&event.detail, event.time).await?) }
+        async move {
+            let outcomes = scheduler.handle(&event.detail, event.time).await?;
+            // CloudWatch EMF: reports at alert (the stack's ReportAlertAlarm), per catalog.
+            for line in emf::outcome_lines(&outcomes, chrono::Utc::now()) {
+                println!("{line}");
+            }
+            Ok::<_, Error>(outcomes)
+        }
     }))
     .await
 }

@@ -9,6 +9,7 @@
 //!   default memory budget.
 
 pub mod catalog;
+pub mod emf;
 pub mod memory;
 pub mod routing;
 pub mod settings;

@@ -1,6 +1,6 @@
 //! CloudWatch Embedded Metric Format: a batch's figures as JSON log lines that CloudWatch
-//! Logs turns into metrics (namespace `Sightline`), printed to stdout by the Lambda
-//! adapter and the worker. No agent or API call: the log line is the metric.
+//! Logs turns into metrics (namespace `Sightline`, envelope: [`sightline_core::emf`]),
+//! printed to stdout by the Lambda adapter and the worker.
 //!
 //! Per batch:
 //! * per (catalog, model version, execution provider): `Images`, `ErrorRows` (counts) and
@@ -10,19 +10,16 @@
 //! * per batch (dimension `Service` = `sightline`): `BatchMessages`, `RetriedMessages`,
 //!   `SkippedObjects`, `WriteMs` (the Parquet writes), `Images` and `ErrorRows` (the
 //!   stack's error-ratio alarm divides them).
-//!
-//! The format: <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
+use sightline_core::emf::{line, Metric};
 use sightline_core::ResultRow;
 
 use crate::BatchReport;
 
-/// The CloudWatch namespace of every metric.
-pub const NAMESPACE: &str = "Sightline";
 /// EMF allows at most 100 values per metric in one line.
 const MAX_VALUES: usize = 100;
 
@@ -57,56 +54,29 @@ pub fn batch_lines(report: &BatchReport, at: DateTime<Utc>) -> Vec<String> {
             ];
             let errors = chunk.iter().filter(|r| r.error_kind.is_some()).count();
             let metrics = [
-                ("Images", "Count", Value::from(chunk.len())),
-                ("ErrorRows", "Count", Value::from(errors)),
-                ("FetchMs", "Milliseconds", timings(|r| r.timings.fetch_ms)),
-                ("DecodeMs", "Milliseconds", timings(|r| r.timings.decode_ms)),
-                ("InferMs", "Milliseconds", timings(|r| r.timings.infer_ms)),
+                Metric::count("Images", chunk.len()),
+                Metric::count("ErrorRows", errors),
+                Metric::millis("FetchMs", timings(|r| r.timings.fetch_ms)),
+                Metric::millis("DecodeMs", timings(|r| r.timings.decode_ms)),
+                Metric::millis("InferMs", timings(|r| r.timings.infer_ms)),
             ];
             lines.push(line(at, &dims, &metrics));
         }
     }
     for ((catalog, kind), n) in by_error {
         let dims = [("catalog", catalog), ("error_kind", kind)];
-        lines.push(line(at, &dims, &[("ErrorRows", "Count", Value::from(n))]));
+        lines.push(line(at, &dims, &[Metric::count("ErrorRows", n)]));
     }
     let batch = [
-        ("BatchMessages", "Count", Value::from(report.messages)),
-        ("Images", "Count", Value::from(report.rows)),
-        ("ErrorRows", "Count", Value::from(report.error_rows)),
-        ("RetriedMessages", "Count", Value::from(report.failed.len())),
-        ("SkippedObjects", "Count", Value::from(report.skipped)),
-        ("WriteMs", "Milliseconds", Value::from(report.write_ms)),
+        Metric::count("BatchMessages", report.messages),
+        Metric::count("Images", report.rows),
+        Metric::count("ErrorRows", report.error_rows),
+        Metric::count("RetriedMessages", report.failed.len()),
+        Metric::count("SkippedObjects", report.skipped),
+        Metric::millis("WriteMs", Value::from(report.write_ms)),
     ];
     lines.push(line(at, &[("Service", "sightline")], &batch));
     lines
-}
-
-/// One EMF object: the `_aws` metadata naming the dimension set and metrics, and their
-/// values as top-level members.
-fn line(at: DateTime<Utc>, dims: &[(&str, &str)], metrics: &[(&str, &str, Value)]) -> String {
-    let mut root = Map::new();
-    let definitions: Vec<Value> = (metrics.iter())
-        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
-        .collect();
-    root.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": at.timestamp_millis(),
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [dims.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
-                "Metrics": definitions,
-            }],
-        }),
-    );
-    for (k, v) in dims {
-        root.insert((*k).into(), Value::from(*v));
-    }
-    for (name, _, value) in metrics {
-        root.insert((*name).into(), value.clone());
-    }
-    Value::Object(root).to_string()
 }
 
 #[cfg(test)]

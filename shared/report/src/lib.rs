@@ -13,6 +13,7 @@
 //! [`summary::RetrainRequest`] to the retrain queue.
 
 pub mod compute;
+pub mod emf;
 pub mod html;
 pub mod labels;
 pub mod outputs;
