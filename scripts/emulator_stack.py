@@ -245,6 +245,27 @@ def describe(client, translated, created):
             "gpu_task_definition": task, "dashboard_body": dashboard}
 
 
+# AWS authorizes an SQS batch call with its single action's permission (SendMessageBatch
+# with sqs:SendMessage, ...); moto checks the batch call's own name. The emulator's users get
+# the batch names beside the single ones, which grants nothing AWS would not.
+SQS_BATCH_ACTIONS = {
+    "sqs:SendMessage": "sqs:SendMessageBatch",
+    "sqs:DeleteMessage": "sqs:DeleteMessageBatch",
+    "sqs:ChangeMessageVisibility": "sqs:ChangeMessageVisibilityBatch",
+}
+
+
+def with_sqs_batch_actions(doc):
+    doc = json.loads(json.dumps(doc))
+    statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    for s in statements:
+        actions = s.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        s["Action"] = actions + [SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS]
+    doc["Statement"] = statements
+    return doc
+
+
 def role_users(iam, roles):
     """For each role, an IAM user holding exactly the role's deployed policies (inline
     documents and managed ARNs), with an access key: the binaries run with these so that the
@@ -255,7 +276,8 @@ def role_users(iam, roles):
         name = f"as-{role['name']}"[:64]
         iam.create_user(UserName=name)
         for i, doc in enumerate(role["policies"]):
-            iam.put_user_policy(UserName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(doc))
+            emulated = with_sqs_batch_actions(doc)
+            iam.put_user_policy(UserName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(emulated))
         for arn in role["managed"]:
             iam.attach_user_policy(UserName=name, PolicyArn=arn)
         users[logical] = iam.create_access_key(UserName=name)["AccessKey"]

@@ -11,7 +11,8 @@
 //!   feed it events one at a time and record what it posts back.
 //!
 //! * the stack: [`infra::translated_template`] (the SAM-expanded template) and its
-//!   least-privilege rule [`infra::s3_or_sqs_wildcards`];
+//!   least-privilege rule [`infra::s3_or_sqs_wildcards`]; [`stack::DeployedStack`], the
+//!   stack deployed into moto's CloudFormation with IAM enforced;
 //! * faults and the query path: [`proxy::FaultProxy`] drops or delays chosen S3/SQS calls
 //!   between a child and moto; [`lake::query_latest`] reads the `results_latest` view
 //!   with DuckDB.
@@ -29,6 +30,7 @@ pub mod lambda;
 pub mod moto;
 pub mod proxy;
 pub mod results;
+pub mod stack;
 
 use std::path::{Path, PathBuf};
 

@@ -40,6 +40,9 @@ pub struct Moto {
     /// Closing this pipe tells the watchdog to stop moto.
     lifeline: Option<ChildStdin>,
     log: tempfile::NamedTempFile,
+    /// Access key id and secret the clients and [`Moto::env_vars`] use (`test`/`test`
+    /// until [`Moto::use_credentials`]).
+    credentials: std::sync::Mutex<(String, String)>,
 }
 
 impl std::fmt::Debug for Moto {
@@ -168,6 +171,7 @@ impl Moto {
                     child,
                     lifeline,
                     log,
+                    credentials: std::sync::Mutex::new(("test".into(), "test".into())),
                 });
             }
             if started.elapsed() > START_TIMEOUT {
@@ -176,6 +180,7 @@ impl Moto {
                     child,
                     lifeline,
                     log,
+                    credentials: std::sync::Mutex::new(("test".into(), "test".into())),
                 };
                 m.stop();
                 let text = std::fs::read_to_string(m.log.path()).unwrap_or_default();
@@ -210,19 +215,25 @@ impl Moto {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
-    /// Shared AWS config: static credentials `test`/`test`, region `us-east-1`,
-    /// endpoint [`Moto::endpoint`].
+    /// From now on the clients and [`Moto::env_vars`] sign with this access key (for a
+    /// moto that enforces IAM, e.g. after `scripts/emulator_stack.py --enforce-iam`).
+    pub fn use_credentials(&self, access_key_id: &str, secret_access_key: &str) {
+        *self.credentials.lock().expect("credentials lock") =
+            (access_key_id.to_string(), secret_access_key.to_string());
+    }
+
+    fn current_credentials(&self) -> (String, String) {
+        self.credentials.lock().expect("credentials lock").clone()
+    }
+
+    /// Shared AWS config: static credentials (`test`/`test` unless
+    /// [`Moto::use_credentials`]), region `us-east-1`, endpoint [`Moto::endpoint`].
     pub async fn sdk_config(&self) -> SdkConfig {
+        let (key, secret) = self.current_credentials();
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "sightline-tests",
-            ))
+            .credentials_provider(Credentials::new(key, secret, None, None, "sightline-tests"))
             .load()
             .await
     }
@@ -301,10 +312,11 @@ impl Moto {
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`. The child must still use path-style S3
     /// addressing when an endpoint is set (sightline-storage does).
     pub fn env_vars(&self) -> Vec<(String, String)> {
+        let (key, secret) = self.current_credentials();
         [
             ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_ACCESS_KEY_ID", key.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
             ("AWS_REGION", REGION),
         ]
         .into_iter()
