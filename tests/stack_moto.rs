@@ -323,8 +323,11 @@ fn run_gpu_worker(moto: &Moto, stack: &DeployedStack) -> String {
     assert!(env
         .iter()
         .any(|(k, v)| k == "SIGHTLINE_QUEUE_URL" && *v == stack.output("GpuQueueUrl")));
+    assert_eq!(stack.worker_command(), ["--concurrent-batches", "4"]);
     let out = Command::new(workspace_bin("sightline"))
-        .args(["worker", "--exit-when-idle", "2", "--retry-delay", "0"])
+        .arg("worker")
+        .args(stack.worker_command())
+        .args(["--exit-when-idle", "2", "--retry-delay", "0"])
         .env_remove("SIGHTLINE_EXECUTION_PROVIDER")
         .envs(env)
         .output()

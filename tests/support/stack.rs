@@ -119,19 +119,33 @@ impl DeployedStack {
     /// The GPU worker container's environment from the task definition, image paths
     /// replaced as for [`DeployedStack::function_env`].
     pub fn worker_env(&self) -> Vec<(String, String)> {
-        let task = &self.description["gpu_task_definition"];
-        let worker = (task["containerDefinitions"]
-            .as_array()
-            .expect("task definition")
-            .iter())
-        .find(|c| c["name"] == "worker")
-        .expect("a worker container");
+        let worker = self.worker_container();
         local_paths(worker["environment"].as_array().unwrap().iter().map(|e| {
             (
                 e["name"].as_str().unwrap().into(),
                 e["value"].as_str().unwrap().into(),
             )
         }))
+    }
+
+    /// The GPU worker container's command (the arguments after the image's entry point,
+    /// `sightline worker`).
+    pub fn worker_command(&self) -> Vec<String> {
+        let worker = self.worker_container();
+        let args = worker["command"].as_array().cloned().unwrap_or_default();
+        args.iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn worker_container(&self) -> Value {
+        let task = &self.description["gpu_task_definition"];
+        let containers = task["containerDefinitions"]
+            .as_array()
+            .expect("task definition");
+        (containers.iter().find(|c| c["name"] == "worker"))
+            .expect("a worker container")
+            .clone()
     }
 
     /// An SQS client that signs as `role` (the event source mapping polls with the
