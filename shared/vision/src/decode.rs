@@ -235,6 +235,8 @@ fn decode_libjpeg(bytes: &[u8], scale: u8) -> Result<Option<image::RgbImage>, Vi
         started.finish()?;
         Ok(image::RgbImage::from_raw(w, h, pixels))
     };
+    // libjpeg's fatal errors reach us as panics (the mozjpeg crate unwinds out of its
+    // error handler); the crate refuses to build with panic = "abort" (lib.rs).
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(Ok(Some(img))) => Ok(Some(img)),
         Ok(Ok(None)) => Ok(None),

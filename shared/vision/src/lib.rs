@@ -15,6 +15,15 @@
 //! * [`encode`]: decoded images back to PNG or JPEG.
 //! * [`turn`]: quarter turns of square model inputs (rotation-robust face detection).
 
+// A corrupt JPEG must become an error row, not end the process: libjpeg reports fatal errors
+// by unwinding (caught in `decode`). `panic = "abort"` (which `cargo lambda build --release`
+// passes unless told otherwise) would turn one bad upload into a crashed batch.
+#[cfg(panic = "abort")]
+compile_error!(
+    "sightline-vision needs panic = \"unwind\": libjpeg's errors are caught as panics. \
+     With cargo-lambda, build with `cargo lambda build --release --disable-optimizations`."
+);
+
 pub mod classify;
 pub mod decode;
 pub mod detect;
