@@ -23,7 +23,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use chrono::{Duration as Days, Utc};
+use chrono::Duration as Days;
 use serde_json::{json, Value};
 use sightline_tests::emf::check_emf;
 use sightline_tests::results::{list_keys, rows_in_bucket, Row};
@@ -342,15 +342,26 @@ fn run_gpu_worker(moto: &Moto, stack: &DeployedStack) -> String {
 }
 
 /// Writes wrong labels for the two good retail images and runs the report Lambda with its
-/// deployed environment and role on the scheduled event of tomorrow 06:00 (so the stack's
-/// current window, yesterday, is today), comparing against every earlier row. Returns its
-/// stdout.
+/// deployed environment and role on the scheduled event of the day after the results'
+/// partition, 06:00 (so the stack's current window, "yesterday", is that partition),
+/// comparing against every earlier row. Returns its stdout.
 fn run_report_with_wrong_labels(
     moto: &Moto,
     stack: &DeployedStack,
     rt: &tokio::runtime::Runtime,
 ) -> String {
     let bucket = stack.output("BucketName");
+    let partition = rt.block_on(async {
+        let keys = list_keys(&moto.s3().await, &bucket, "results/catalog=retail/").await;
+        let date = keys[0]
+            .split("date=")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap()
+    });
     rt.block_on(async {
         let labels = "file,label\ncoffee.jpg,tripod\nchelsea.jpg,tripod\n"
             .as_bytes()
@@ -362,8 +373,8 @@ fn run_report_with_wrong_labels(
             .unwrap(),
     )
     .unwrap();
-    let tomorrow = (Utc::now() + Days::days(1)).date_naive();
-    event["time"] = json!(format!("{tomorrow}T06:00:00Z"));
+    let next_day = partition + Days::days(1);
+    event["time"] = json!(format!("{next_day}T06:00:00Z"));
     event["detail"] = json!({"catalog": "retail", "reference": "all"});
     let mut env = stack.role_env(moto, "ReportRole");
     env.extend(stack.function_env("ReportFunction"));
