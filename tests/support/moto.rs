@@ -230,6 +230,12 @@ impl Moto {
     /// [`Moto::use_credentials`]), region `us-east-1`, endpoint [`Moto::endpoint`].
     pub async fn sdk_config(&self) -> SdkConfig {
         let (key, secret) = self.current_credentials();
+        self.sdk_config_as(&key, &secret).await
+    }
+
+    /// [`Moto::sdk_config`] signing with the given access key instead.
+    pub async fn sdk_config_as(&self, access_key_id: &str, secret_access_key: &str) -> SdkConfig {
+        let (key, secret) = (access_key_id.to_string(), secret_access_key.to_string());
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new(REGION))

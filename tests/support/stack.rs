@@ -5,11 +5,9 @@
 
 use std::process::Command;
 
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_sqs::config::Credentials;
 use serde_json::Value;
 
-use crate::moto::{Moto, REGION};
+use crate::moto::Moto;
 use crate::{repo_root, require_python};
 
 /// A deployed stack, as the deploy script described it.
@@ -152,13 +150,7 @@ impl DeployedStack {
     /// function's role).
     pub async fn sqs_as(&self, moto: &Moto, role: &str) -> aws_sdk_sqs::Client {
         let (key, secret) = self.credentials(role);
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(moto.endpoint())
-            .region(Region::new(REGION))
-            .credentials_provider(Credentials::new(key, secret, None, None, "stack-role"))
-            .load()
-            .await;
-        aws_sdk_sqs::Client::new(&config)
+        aws_sdk_sqs::Client::new(&moto.sdk_config_as(&key, &secret).await)
     }
 }
 
