@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end benchmark against the Python peer (needs ../shared: COCO dev images and the
-# peer). Installs the peer's packages into .cache/venv, builds release, prints Markdown tables.
+# peer). The peer's packages (onnxruntime, pillow, numpy, duckdb, boto3) are in the test venv
+# (.cache/venv, requirements/test.txt); builds release, prints Markdown tables.
 #   scripts/bench.sh [--phone N] [--vga N] [--png N] [--rounds N] [--catalog medical] ...
 #       the production-like benchmark: phone-sized JPEGs, VGA originals, PNGs and their mix
 #       through embedded, the worker via moto, the peer untuned and --draft; see docs/benchmarks.md
@@ -11,6 +12,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 sightline_setup test
-"$SIGHTLINE_PYTHON" -m pip install --quiet 'onnxruntime==1.31.1' boto3 pillow numpy duckdb
 cargo build --release --locked -p sightline-cli
 exec "$SIGHTLINE_PYTHON" scripts/bench.py "$@"

@@ -245,23 +245,35 @@ def describe(client, translated, created):
             "gpu_task_definition": task, "dashboard_body": dashboard}
 
 
-# AWS authorizes an SQS batch call with its single action's permission (SendMessageBatch
-# with sqs:SendMessage, ...); moto checks the batch call's own name. The emulator's users get
-# the batch names beside the single ones, which grants nothing AWS would not.
-SQS_BATCH_ACTIONS = {
-    "sqs:SendMessage": "sqs:SendMessageBatch",
-    "sqs:DeleteMessage": "sqs:DeleteMessageBatch",
-    "sqs:ChangeMessageVisibility": "sqs:ChangeMessageVisibilityBatch",
+# Where moto's IAM check names an action differently from AWS, the emulator's users get
+# moto's name beside the AWS action that authorizes the call there. Neither kind of name is
+# an IAM action AWS knows, and each authorizes only the call its AWS action does, so a user
+# is granted nothing the deployed role would not be (a statement keeps its resources and
+# conditions):
+# * AWS authorizes an SQS batch call with its single action's permission (SendMessageBatch
+#   with sqs:SendMessage, ...); moto checks the batch call's own name.
+# * moto 5.2.6 checks an S3 call under its API operation's name (ListObjectsV2, HeadObject,
+#   DeleteObjects, ...); AWS checks the action the S3 documentation gives for it
+#   (s3:ListBucket, s3:GetObject, s3:DeleteObject, ...). moto 5.2.5 used AWS's names.
+EMULATOR_ACTION_NAMES = {
+    "sqs:SendMessage": ["sqs:SendMessageBatch"],
+    "sqs:DeleteMessage": ["sqs:DeleteMessageBatch"],
+    "sqs:ChangeMessageVisibility": ["sqs:ChangeMessageVisibilityBatch"],
+    "s3:ListBucket": ["s3:ListObjectsV2", "s3:ListObjects", "s3:HeadBucket"],
+    "s3:ListBucketVersions": ["s3:ListObjectVersions"],
+    "s3:GetObject": ["s3:HeadObject"],
+    "s3:PutObject": ["s3:CreateMultipartUpload", "s3:UploadPart", "s3:CompleteMultipartUpload"],
+    "s3:DeleteObject": ["s3:DeleteObjects"],
 }
 
 
-def with_sqs_batch_actions(doc):
+def with_emulator_action_names(doc):
     doc = json.loads(json.dumps(doc))
     statements = doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
     for s in statements:
         actions = s.get("Action", [])
         actions = [actions] if isinstance(actions, str) else actions
-        s["Action"] = actions + [SQS_BATCH_ACTIONS[a] for a in actions if a in SQS_BATCH_ACTIONS]
+        s["Action"] = actions + [n for a in actions for n in EMULATOR_ACTION_NAMES.get(a, [])]
     doc["Statement"] = statements
     return doc
 
@@ -276,7 +288,7 @@ def role_users(iam, roles):
         name = f"as-{role['name']}"[:64]
         iam.create_user(UserName=name)
         for i, doc in enumerate(role["policies"]):
-            emulated = with_sqs_batch_actions(doc)
+            emulated = with_emulator_action_names(doc)
             iam.put_user_policy(UserName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(emulated))
         for arn in role["managed"]:
             iam.attach_user_policy(UserName=name, PolicyArn=arn)

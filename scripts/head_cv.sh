@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-sightline_setup test
-"$SIGHTLINE_PYTHON" -m pip install --quiet scikit-learn
+sightline_setup runtime
+sightline_venv .cache/head-cv requirements/head-cv.txt # scikit-learn, exact versions
+python=.cache/head-cv/bin/python
 cargo build --release --locked -p sightline-cli
 bin="$CARGO_TARGET_DIR/release/sightline"
 data=${SIGHTLINE_SHARED_DIR:-../shared}/data
@@ -23,10 +24,10 @@ for pair in grocery:retail brain-mri:medical; do
     "$bin" run --source "$data/$set/images" --catalog "$catalog" --output "$out" --json >&2
   fi
   ours=$("$bin" retrain --catalog "$catalog" --output "$out" --labels "$data/$set/labels.csv" --cv "$folds" --json)
-  theirs=$("$SIGHTLINE_PYTHON" scripts/head_cv.py --output "$out" --catalog "$catalog" --labels "$data/$set/labels.csv" --folds "$folds")
+  theirs=$("$python" scripts/head_cv.py --output "$out" --catalog "$catalog" --labels "$data/$set/labels.csv" --folds "$folds")
   rows+=("$set|$ours|$theirs")
 done
-"$SIGHTLINE_PYTHON" - "$folds" "${rows[@]}" <<'PY'
+"$python" - "$folds" "${rows[@]}" <<'PY'
 import json, sys
 folds, rows = sys.argv[1], sys.argv[2:]
 print(f"{folds}-fold cross-validation, same folds and embeddings (efficientnet_lite0, 1280-d)")

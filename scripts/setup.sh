@@ -2,10 +2,14 @@
 # Installs what Sightline needs at run time and test time into the project-local cache
 # `.cache/` (nothing system-wide, nothing downloaded at build time):
 #   .cache/onnxruntime/libonnxruntime.so.1.31.1   from the PyPI wheel onnxruntime==1.31.1
-#   .cache/venv/                                  moto[server], pyarrow, duckdb, onnxruntime,
-#                                                 aws-sam-translator, cfn-lint (tests only)
-#   .cache/checkov/                               checkov, the template's security linter (tests only)
+#   .cache/venv/                                  requirements/test.txt: moto[server], pyarrow,
+#                                                 duckdb, onnxruntime, aws-sam-translator, cfn-lint
+#                                                 (tests and benchmarks only)
+#   .cache/checkov/                               requirements/checkov.txt: the template's
+#                                                 security linter (tests only)
 #   .cache/nasm/                                  nasm from Debian's package, if the system has none
+# Every Python package comes from a lock file in requirements/ (exact versions and hashes,
+# made by scripts/lock.sh); `sightline_venv DIR LOCK` makes a virtual environment from one.
 # Usage: scripts/setup.sh [runtime|test]   (default: runtime)
 # Sourcing scripts call `sightline_setup <what>`; it also exports the variables the binaries
 # and tests read (SIGHTLINE_ORT_DYLIB, CARGO_TARGET_DIR). Callers run with `set -e`.
@@ -72,32 +76,37 @@ PY
   fi
 
   if [ "$what" = test ]; then
-    local venv="$cache/venv"
-    # .complete-3: aws-sam-translator and cfn-lint joined the list (the stack is transformed
-    # and deployed into moto's CloudFormation, and linted, by the tests).
-    if [ ! -x "$venv/bin/moto_server" ] || [ ! -f "$venv/.complete-3" ]; then
-      echo "==> installing moto[server], pyarrow, duckdb, onnxruntime, aws-sam-translator, cfn-lint into .cache/venv"
-      python3 -m venv "$venv"
-      "$venv/bin/pip" install --quiet --upgrade pip
-      "$venv/bin/pip" install --quiet 'moto[server]==5.*' 'pyarrow>=17' 'duckdb>=1.1' 'numpy' 'pillow' \
-        "onnxruntime==$ORT_VERSION" 'aws-sam-translator==1.115.0' 'cfn-lint==1.58.0'
-      touch "$venv/.complete-3"
-    fi
-    export SIGHTLINE_MOTO_SERVER="$venv/bin/moto_server"
-    export SIGHTLINE_PYTHON="$venv/bin/python"
-    export SIGHTLINE_CFN_LINT="$venv/bin/cfn-lint"
-    # checkov (the template's security linter) in its own venv: its pinned dependencies
-    # would fight moto's.
-    local checkov="$cache/checkov"
-    if [ ! -x "$checkov/bin/checkov" ] || [ ! -f "$checkov/.complete-1" ]; then
-      echo "==> installing checkov into .cache/checkov"
-      python3 -m venv "$checkov"
-      "$checkov/bin/pip" install --quiet --upgrade pip
-      "$checkov/bin/pip" install --quiet 'checkov==3.3.30'
-      touch "$checkov/.complete-1"
-    fi
-    export SIGHTLINE_CHECKOV="$checkov/bin/checkov"
+    sightline_venv "$cache/venv" "$root/requirements/test.txt" || return 1
+    export SIGHTLINE_MOTO_SERVER="$cache/venv/bin/moto_server"
+    export SIGHTLINE_PYTHON="$cache/venv/bin/python"
+    export SIGHTLINE_CFN_LINT="$cache/venv/bin/cfn-lint"
+    # checkov in its own venv: its pinned dependencies would fight moto's.
+    sightline_venv "$cache/checkov" "$root/requirements/checkov.txt" || return 1
+    export SIGHTLINE_CHECKOV="$cache/checkov/bin/checkov"
   fi
+}
+
+# sightline_venv DIR LOCK: the virtual environment DIR holding exactly the packages of the
+# lock file LOCK (requirements/<name>.txt: every package name==version with its hashes;
+# pip refuses anything unpinned or unhashed, and installs no dependency the lock lacks).
+# DIR/.lock-sha256 records the lock it was made from: a changed lock rebuilds DIR, an
+# interrupted install leaves no record and is redone.
+sightline_venv() {
+  local dir=$1 lock=$2
+  [ -n "$dir" ] || { echo "error: sightline_venv needs a folder" >&2; return 1; }
+  [ -f "$lock" ] || { echo "error: lock file $lock not found" >&2; return 1; }
+  local want
+  want=$(sha256sum "$lock" | cut -d' ' -f1)
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.lock-sha256" 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  echo "==> installing $(basename "$lock") (exact versions, hashes checked) into $dir"
+  rm -rf "$dir"
+  python3 -m venv "$dir" || return 1
+  "$dir/bin/python" -m pip install --quiet --require-hashes --no-deps --only-binary=:all: \
+    -r "$lock" || return 1
+  "$dir/bin/python" -m pip check || return 1
+  echo "$want" >"$dir/.lock-sha256"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -86,6 +86,9 @@ fn the_scheduled_event_writes_reports_and_a_bad_one_is_an_error() {
     let mut unnamed = scheduled.clone();
     unnamed["detail"] = json!({});
     env.push(("SIGHTLINE_REPORT_BUCKET".into(), bucket.clone()));
+    // The deployed template's AccuracyFloor=none reaches the report as this (the retrain
+    // function reads the same variable: tests/retrain_moto.rs).
+    env.push(("SIGHTLINE_ACCURACY_FLOOR".into(), "none".into()));
     let run = run_lambda(
         &workspace_bin("sightline-report"),
         &[scheduled, unnamed],
@@ -119,6 +122,11 @@ fn the_scheduled_event_writes_reports_and_a_bad_one_is_an_error() {
     });
     assert_eq!(summary["classification"]["samples"], 3, "{summary}");
     assert_eq!(summary["classification"]["accuracy"], 1.0, "{summary}");
+    let floors = summary["floors"].as_array().unwrap();
+    assert!(
+        floors.iter().all(|f| f["metric"] != "accuracy"),
+        "SIGHTLINE_ACCURACY_FLOOR=none checks no accuracy floor: {floors:?}"
+    );
     let html_key = outcome["html_key"].as_str().unwrap();
     rt.block_on(async {
         moto.s3()

@@ -211,6 +211,8 @@ fn a_report_request_retrains_and_the_running_worker_serves_the_new_champion() {
         repo_root().join("models").display().to_string(),
     ));
     env.push(("SIGHTLINE_RETRAIN_BUCKET".into(), bucket.clone()));
+    // As the deployed template passes AccuracyFloor=none (the report reads it too).
+    env.push(("SIGHTLINE_ACCURACY_FLOOR".into(), "none".into()));
     let run = run_lambda(
         &workspace_bin("sightline-retrain"),
         &[event.clone(), event],
@@ -234,6 +236,11 @@ fn a_report_request_retrains_and_the_running_worker_serves_the_new_champion() {
         .as_str()
         .unwrap_or_else(|| panic!("no champion: {alias}\n{}", run.stderr))
         .to_string();
+    let reason = alias["history"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("no accuracy floor"),
+        "the first head was judged without a floor: {alias}"
+    );
     let promotions = alias["history"].as_array().unwrap().len();
     assert_eq!(
         promotions, 1,

@@ -155,6 +155,64 @@ fn the_deployed_stack_processes_uploads_end_to_end() {
 }
 
 /// Creates the object (as the stack's administrator, like a user's upload).
+/// The mutation that shows the IAM check has teeth: the same stack with the report role's
+/// `s3:ListBucket` statement removed, and the report Lambda run with that role, is refused
+/// where the full stack's report succeeds (above).
+#[test]
+fn the_report_fails_when_its_role_loses_the_listing_permission() {
+    let moto = Moto::start();
+    let template = std::fs::read_to_string(repo_root().join("infra/template.yaml")).unwrap();
+    let start = template
+        .find("              - Sid: ListResultsAndLabels\n")
+        .unwrap();
+    let end = start
+        + template[start..]
+            .find("              - Sid: ReadResultsAndLabels\n")
+            .unwrap();
+    let removed = &template[start..end];
+    assert!(
+        removed.contains("Action: s3:ListBucket") && removed.lines().count() < 12,
+        "{removed}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mutated = dir.path().join("template.yaml");
+    std::fs::write(
+        &mutated,
+        format!("{}{}", &template[..start], &template[end..]),
+    )
+    .unwrap();
+    let bucket = unique_name("sl-mutant");
+    let Some(stack) = DeployedStack::deploy_template(
+        &moto,
+        "sightline-mutant",
+        &mutated,
+        &[format!("BucketName={bucket}")],
+    ) else {
+        return;
+    };
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("events/eventbridge-scheduled-report.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    event["detail"] = json!({"catalog": "retail", "reference": "all"});
+    let mut env = stack.role_env(&moto, "ReportRole");
+    env.extend(stack.function_env("ReportFunction"));
+    let run = run_lambda(
+        &workspace_bin("sightline-report"),
+        &[event],
+        &env,
+        Duration::from_secs(120),
+    );
+    let error = (run.invocations[0].error.clone())
+        .unwrap_or_else(|| panic!("the report succeeded without s3:ListBucket: {run:?}"));
+    let message = error.to_string();
+    assert!(
+        message.contains("list_objects_v2") && message.contains("AccessDenied"),
+        "{message}"
+    );
+}
+
 async fn upload(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
     (s3.put_object()
         .bucket(bucket)

@@ -187,7 +187,7 @@ def write_manifest(name, variant, results):
     import onnxruntime as _ort
     src = (f'source = """{describe(name, variant)}, made from {file} (sha256 {fsha}) by '
            f'models/quantize/quantize.py --model {name} --variant {variant} with onnxruntime '
-           f'{_ort.__version__} and onnx {_onnx.__version__} (models/quantize/requirements.txt). '
+           f'{_ort.__version__} and onnx {_onnx.__version__} (requirements/quantize.txt). '
            f'Float32 model: see {name}.toml."""\n')
     text = re.sub(r'^name = ".*"\n', f'name = "{name}_int8"\n', text, count=1, flags=re.M)
     text = re.sub(r'^(version = ".*"\n)', f'\\1precision = "int8"\nfp32 = "{name}"            '

@@ -79,8 +79,8 @@ fn find_moto_server() -> PathBuf {
     }
     panic!(
         "moto_server not found (looked at ${MOTO_SERVER_ENV}, {}, and PATH). \
-         Run scripts/test.sh, which installs moto[server] into .cache/venv, \
-         or `pip install 'moto[server]'` and set {MOTO_SERVER_ENV}.",
+         Run scripts/test.sh, which installs moto[server] into .cache/venv from \
+         requirements/test.txt, or set {MOTO_SERVER_ENV}.",
         venv.display()
     );
 }

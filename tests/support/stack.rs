@@ -3,6 +3,7 @@
 //! needs to drive the real binaries through it: each function's environment, each role's
 //! credentials, the event source mappings, the GPU task definition.
 
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -27,12 +28,26 @@ impl DeployedStack {
     /// moto enforce IAM, and switches `moto`'s own clients to the stack's administrator.
     /// `None` when Python's tools are missing and data tests are opted out.
     pub fn deploy(moto: &Moto, name: &str, parameters: &[String]) -> Option<DeployedStack> {
+        let template = repo_root().join("infra").join("template.yaml");
+        DeployedStack::deploy_template(moto, name, &template, parameters)
+    }
+
+    /// Like [`DeployedStack::deploy`] with another template (a mutated copy, to show that a
+    /// test fails without a permission).
+    pub fn deploy_template(
+        moto: &Moto,
+        name: &str,
+        template: &Path,
+        parameters: &[String],
+    ) -> Option<DeployedStack> {
         let python = require_python(&["samtranslator", "yaml", "boto3"])?;
         let dir = tempfile::tempdir().expect("temp dir");
         let translated = dir.path().join("template.json");
         let mut cmd = Command::new(python);
         cmd.current_dir(repo_root())
             .args(["scripts/emulator_stack.py", "--endpoint", moto.endpoint()])
+            .arg("--template")
+            .arg(template)
             .args(["--stack-name", name, "--enforce-iam", "--gpu-network"])
             .arg("--translated-out")
             .arg(&translated)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use sightline_core::settings::floor_from;
 use sightline_core::Settings;
 use sightline_retrain::cv::{cross_validate, CvReport};
 use sightline_retrain::examples::{load_examples, Source};
@@ -45,9 +46,10 @@ pub struct RetrainArgs {
     /// Largest fall of one class's recall allowed.
     #[arg(long, default_value_t = 0.10)]
     max_recall_drop: f64,
-    /// Accuracy a catalog's first head needs.
-    #[arg(long, default_value_t = 0.7)]
-    accuracy_floor: f64,
+    /// Accuracy a catalog's first head needs, 0 to 1 (`none`: no floor) [default:
+    /// SIGHTLINE_ACCURACY_FLOOR or 0.7].
+    #[arg(long)]
+    accuracy_floor: Option<String>,
     /// Print the outcome as one JSON line.
     #[arg(long)]
     json: bool,
@@ -55,6 +57,17 @@ pub struct RetrainArgs {
 
 /// Runs `sightline retrain`.
 pub async fn run(settings: Settings, a: RetrainArgs) -> Result<Outcome> {
+    let gate = GateConfig {
+        min_accuracy_gain: a.min_accuracy_gain,
+        min_macro_f1_gain: a.min_macro_f1_gain,
+        max_recall_drop: a.max_recall_drop,
+        accuracy_floor: floor_from(
+            &|k: &str| a.accuracy_floor.clone().or_else(|| std::env::var(k).ok()),
+            "SIGHTLINE_ACCURACY_FLOOR",
+            GateConfig::default().accuracy_floor,
+        )?,
+        macro_f1_floor: None,
+    };
     let (store, bucket) = a.place.open().await?;
     upload_labels(&store, &bucket, &a.catalog, &a.labels).await?;
     let backbone = backbone_for(&settings.locate_models_dir()?, &a.catalog)?;
@@ -89,13 +102,7 @@ pub async fn run(settings: Settings, a: RetrainArgs) -> Result<Outcome> {
         catalog: a.catalog.clone(),
         backbone,
         train,
-        gate: GateConfig {
-            min_accuracy_gain: a.min_accuracy_gain,
-            min_macro_f1_gain: a.min_macro_f1_gain,
-            max_recall_drop: a.max_recall_drop,
-            accuracy_floor: a.accuracy_floor,
-            macro_f1_floor: None,
-        },
+        gate,
         promote: !a.dry_run,
         trigger: "cli".into(),
     };

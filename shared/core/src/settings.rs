@@ -231,6 +231,36 @@ impl Settings {
 }
 
 /// An optional number variable: `None` when unset or empty.
+/// A quality floor read through `get`: `default` when `key` is unset, else
+/// [`parse_floor`] of its value. The report and the retrain functions read
+/// `SIGHTLINE_ACCURACY_FLOOR` (one variable, one deployment parameter) through this.
+pub fn floor_from(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: Option<f64>,
+) -> Result<Option<f64>, CoreError> {
+    match get(key) {
+        None => Ok(default),
+        Some(v) => parse_floor(&v).map_err(|message| CoreError::Invalid {
+            origin: key.to_string(),
+            message,
+        }),
+    }
+}
+
+/// A quality floor's text: a fraction from 0 to 1, or `none` (any case) or an empty value
+/// for no floor.
+pub fn parse_floor(text: &str) -> Result<Option<f64>, String> {
+    let v = text.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    match v.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(Some(f)),
+        _ => Err(format!("{v:?} is not a number from 0 to 1 or \"none\"")),
+    }
+}
+
 fn optional_num(
     get: &impl Fn(&str) -> Option<String>,
     key: &str,
@@ -247,6 +277,27 @@ fn optional_num(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_floor_is_a_fraction_or_none() {
+        let env = |k: &str| match k {
+            "A" => Some("0.85".to_string()),
+            "B" => Some(" None ".to_string()),
+            "C" => Some(String::new()),
+            "D" => Some("seventy".to_string()),
+            "E" => Some("70".to_string()),
+            _ => None,
+        };
+        assert_eq!(floor_from(&env, "A", Some(0.7)).unwrap(), Some(0.85));
+        assert_eq!(floor_from(&env, "B", Some(0.7)).unwrap(), None);
+        assert_eq!(floor_from(&env, "C", Some(0.7)).unwrap(), None);
+        assert_eq!(floor_from(&env, "UNSET", Some(0.7)).unwrap(), Some(0.7));
+        for bad in ["D", "E"] {
+            let e = floor_from(&env, bad, None).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("from 0 to 1"), "{e}");
+        }
+        assert!(parse_floor("NaN").is_err());
+    }
 
     #[test]
     fn env_overrides_and_validation() {

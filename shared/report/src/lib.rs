@@ -54,6 +54,9 @@ pub enum ReportError {
         /// What is wrong.
         message: String,
     },
+    /// A setting of the environment is malformed (the parsers shared with every function).
+    #[error(transparent)]
+    Settings(#[from] sightline_core::CoreError),
     /// A setting is missing or malformed.
     #[error("{name}: {message}")]
     Config {

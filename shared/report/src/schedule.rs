@@ -7,9 +7,9 @@
 //! | `SIGHTLINE_REPORT_CATALOGS` | comma-separated catalogs to report on | (the event must name them) |
 //! | `SIGHTLINE_REPORT_REFERENCE` | reference window | `dates=-7..-1` |
 //! | `SIGHTLINE_REPORT_CURRENT` | current window | `dates=0..0` |
-//! | `SIGHTLINE_ACCURACY_FLOOR` | top-1 accuracy floor (`none` disables) | 0.7 |
-//! | `SIGHTLINE_MACRO_F1_FLOOR` | macro F1 floor | none |
-//! | `SIGHTLINE_MAP_FLOOR` | detector mAP@0.5:0.95 floor | 0.2 |
+//! | `SIGHTLINE_ACCURACY_FLOOR` | top-1 accuracy floor, 0 to 1 (`none` disables; the retrain function reads it too) | 0.7 |
+//! | `SIGHTLINE_MACRO_F1_FLOOR` | macro F1 floor (`none` disables) | none |
+//! | `SIGHTLINE_MAP_FLOOR` | detector mAP@0.5:0.95 floor (`none` disables) | 0.2 |
 //! | `SIGHTLINE_RETRAIN_QUEUE_URL` | SQS queue for retrain requests | none (not sent) |
 //!
 //! The event's `detail` may override per run: `{"catalog": "retail"}` or
@@ -18,6 +18,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use sightline_core::settings::floor_from;
 use sightline_core::Settings;
 use sightline_queue::Queue;
 use sightline_storage::Store;
@@ -53,16 +54,7 @@ impl ReportSettings {
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<ReportSettings, ReportError> {
         let defaults = ReportConfig::new("", Utc::now().date_naive());
-        let floor = |k: &str, default: Option<f64>| -> Result<Option<f64>, ReportError> {
-            match get(k).map(|v| v.trim().to_string()) {
-                None => Ok(default),
-                Some(v) if v.is_empty() || v.eq_ignore_ascii_case("none") => Ok(None),
-                Some(v) => v.parse().map(Some).map_err(|_| ReportError::Config {
-                    name: k.to_string(),
-                    message: format!("{v:?} is not a number or \"none\""),
-                }),
-            }
-        };
+        let floor = |k: &str, default| floor_from(&get, k, default);
         Ok(ReportSettings {
             bucket: get("SIGHTLINE_REPORT_BUCKET")
                 .or_else(|| get("SIGHTLINE_RESULTS_BUCKET"))

@@ -13,9 +13,9 @@ pub struct GateConfig {
     pub min_macro_f1_gain: f64,
     /// Largest fall of any class's recall allowed. Default: 0.10.
     pub max_recall_drop: f64,
-    /// A first head (no comparable champion) needs at least this accuracy. Default: 0.7
-    /// (the report's accuracy floor).
-    pub accuracy_floor: f64,
+    /// A first head (no comparable champion) needs at least this accuracy (`None`: no
+    /// floor). Default: 0.7 (the report's accuracy floor).
+    pub accuracy_floor: Option<f64>,
     /// ... and at least this macro-F1. Default: none.
     pub macro_f1_floor: Option<f64>,
 }
@@ -26,7 +26,7 @@ impl Default for GateConfig {
             min_accuracy_gain: 0.0,
             min_macro_f1_gain: 0.0,
             max_recall_drop: 0.10,
-            accuracy_floor: 0.7,
+            accuracy_floor: Some(0.7),
             macro_f1_floor: None,
         }
     }
@@ -72,13 +72,16 @@ pub fn decide(
     };
     let c = challenger.metrics;
     let Some(champion) = champion else {
-        check(
-            c.accuracy >= cfg.accuracy_floor,
-            format!(
-                "first head accuracy {:.4} >= floor {:.4}",
-                c.accuracy, cfg.accuracy_floor
+        match cfg.accuracy_floor {
+            Some(floor) => check(
+                c.accuracy >= floor,
+                format!("first head accuracy {:.4} >= floor {floor:.4}", c.accuracy),
             ),
-        );
+            None => check(
+                true,
+                format!("first head accuracy {:.4} (no accuracy floor)", c.accuracy),
+            ),
+        }
         if let Some(floor) = cfg.macro_f1_floor {
             check(
                 c.macro_f1 >= floor,
@@ -205,5 +208,12 @@ mod tests {
         assert!(decide(s(&same), None, &GateConfig::default()).promote);
         let weak = m(0.5, 0.5, &[0.5, 0.5]);
         assert!(!decide(s(&weak), None, &GateConfig::default()).promote);
+        let no_floor = GateConfig {
+            accuracy_floor: None,
+            ..GateConfig::default()
+        };
+        let d = decide(s(&weak), None, &no_floor);
+        assert!(d.promote, "{}", d.summary());
+        assert!(d.summary().contains("no accuracy floor"), "{}", d.summary());
     }
 }

@@ -44,6 +44,9 @@ pub enum RetrainError {
     /// Running a head failed.
     #[error("head evaluation failed: {0}")]
     Head(String),
+    /// A setting of the environment is malformed.
+    #[error(transparent)]
+    Settings(#[from] sightline_core::CoreError),
     /// Anything else about the request (unknown catalog, bad message).
     #[error("{0}")]
     Invalid(String),

@@ -8,7 +8,7 @@
 //! | `SIGHTLINE_GATE_MIN_ACCURACY_GAIN` | accuracy gain over the champion required | 0.0 |
 //! | `SIGHTLINE_GATE_MIN_MACRO_F1_GAIN` | macro-F1 gain required | 0.0 |
 //! | `SIGHTLINE_GATE_MAX_RECALL_DROP` | largest fall of one class's recall allowed | 0.10 |
-//! | `SIGHTLINE_ACCURACY_FLOOR` | accuracy a first head needs | 0.7 |
+//! | `SIGHTLINE_ACCURACY_FLOOR` | accuracy a first head needs, 0 to 1 (`none`: no floor; the report reads it too) | 0.7 |
 //!
 //! A request (the report's `retrain_request` message) is handled once per `report_key`:
 //! a marker `registry/<catalog>/requests/<sha256(report_key)>.json` records the outcome,
@@ -18,6 +18,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sightline_core::settings::floor_from;
 use sightline_core::Settings;
 use sightline_report::RetrainRequest;
 use sightline_storage::{Precondition, StorageError, Store};
@@ -72,7 +73,7 @@ impl RetrainSettings {
                 min_accuracy_gain: number("SIGHTLINE_GATE_MIN_ACCURACY_GAIN", d.min_accuracy_gain)?,
                 min_macro_f1_gain: number("SIGHTLINE_GATE_MIN_MACRO_F1_GAIN", d.min_macro_f1_gain)?,
                 max_recall_drop: number("SIGHTLINE_GATE_MAX_RECALL_DROP", d.max_recall_drop)?,
-                accuracy_floor: number("SIGHTLINE_ACCURACY_FLOOR", d.accuracy_floor)?,
+                accuracy_floor: floor_from(&get, "SIGHTLINE_ACCURACY_FLOOR", d.accuracy_floor)?,
                 macro_f1_floor: None,
             },
         })
@@ -262,4 +263,24 @@ impl RetrainService {
 pub fn marker_key(catalog: &str, report_key: &str) -> String {
     let sha = hex::encode(Sha256::digest(report_key.as_bytes()));
     format!("registry/{catalog}/requests/{}.json", &sha[..32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_accuracy_floor_may_be_none_as_for_the_report() {
+        let with = |v: &'static str| {
+            RetrainSettings::from_lookup(move |k| {
+                (k == "SIGHTLINE_ACCURACY_FLOOR").then(|| v.into())
+            })
+        };
+        assert_eq!(with("none").unwrap().gate.accuracy_floor, None);
+        assert_eq!(with("0.85").unwrap().gate.accuracy_floor, Some(0.85));
+        let unset = RetrainSettings::from_lookup(|_| None).unwrap();
+        assert_eq!(unset.gate.accuracy_floor, Some(0.7));
+        let e = with("high").unwrap_err().to_string();
+        assert!(e.contains("SIGHTLINE_ACCURACY_FLOOR"), "{e}");
+    }
 }
