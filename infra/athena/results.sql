@@ -25,6 +25,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS sightline_results (
   `embedding`          array<float>, -- 1280 values or NULL
   `redacted_key`       string,      -- redacted/<key> when the catalog redacts faces, else NULL
   `redaction_skipped`  string,      -- 'too_large': the catalog redacts but the copy was over its size bound (row otherwise a success)
+  `faces_redacted`     int,         -- faces pixelated in the redacted copy (each also a 'face' detection); null when the catalog does not redact or no copy was written
   `error_kind`         string,      -- NULL when the image was processed
   `error`              string,
   `fetch_ms`           float,
@@ -57,7 +58,7 @@ TBLPROPERTIES (
 CREATE OR REPLACE VIEW sightline_results_latest AS
 SELECT bucket, key, etag, size_bytes, model, model_version, execution_provider, processed_at,
        width, height, aspect, brightness, contrast, labels, tags, detections, embedding,
-       redacted_key, redaction_skipped, error_kind, error, fetch_ms, decode_ms, infer_ms, catalog, "date"
+       redacted_key, redaction_skipped, faces_redacted, error_kind, error, fetch_ms, decode_ms, infer_ms, catalog, "date"
 FROM (
   SELECT *, row_number() OVER (PARTITION BY catalog, "date", bucket, key, etag, model_version
                                ORDER BY processed_at DESC) AS rn
@@ -71,7 +72,7 @@ WHERE rn = 1;
 CREATE OR REPLACE VIEW sightline_results_current AS
 SELECT bucket, key, etag, size_bytes, model, model_version, execution_provider, processed_at,
        width, height, aspect, brightness, contrast, labels, tags, detections, embedding,
-       redacted_key, redaction_skipped, error_kind, error, fetch_ms, decode_ms, infer_ms, catalog, "date"
+       redacted_key, redaction_skipped, faces_redacted, error_kind, error, fetch_ms, decode_ms, infer_ms, catalog, "date"
 FROM (
   SELECT *, row_number() OVER (PARTITION BY catalog, "date", bucket, key, etag
                                ORDER BY processed_at DESC) AS rn

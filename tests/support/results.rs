@@ -239,6 +239,7 @@ pub fn sample_row(catalog: &str, key: &str) -> sightline_core::ResultRow {
         embedding: Some(vec![0.0; 4]),
         redacted_key: None,
         redaction_skipped: None,
+        faces_redacted: None,
         error_kind: None,
         error: None,
         timings: sightline_core::StageTimings::default(),

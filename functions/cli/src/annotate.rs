@@ -346,6 +346,7 @@ mod tests {
             embedding: None,
             redacted_key: None,
             redaction_skipped: None,
+            faces_redacted: None,
             error_kind: None,
             error: None,
             timings: Default::default(),

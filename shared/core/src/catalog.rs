@@ -73,6 +73,11 @@ pub struct FaceConfig {
     /// 0.65–0.97 on the COCO dev images; animal faces and patterns reach 0.7, see `within`).
     #[serde(default = "default_face_min_score")]
     pub min_score: f32,
+    /// The threshold of the passes over the image turned by 90, 180 and 270 degrees (a
+    /// catalog that redacts). Default: `min_score`. A sideways face is usually a large one
+    /// (a phone photo stored turned), and a low threshold there mostly finds textures.
+    #[serde(default)]
+    pub turned_min_score: Option<f32>,
     /// Non-maximum suppression IoU between faces. Default: 0.3.
     #[serde(default = "default_face_nms_iou")]
     pub nms_iou: f32,

@@ -316,6 +316,9 @@ pub struct ResultRow {
     /// Why no redacted copy was written although the catalog redacts (`redacted_key` is
     /// then `None`); `None` otherwise.
     pub redaction_skipped: Option<RedactionSkip>,
+    /// How many faces the redacted copy pixelates (each one is also a `face` detection),
+    /// when the catalog redacts and the image was analysed; `None` otherwise.
+    pub faces_redacted: Option<i32>,
     /// Machine-readable error code, `None` on success.
     pub error_kind: Option<ErrorKind>,
     /// Human-readable error message, `None` on success.

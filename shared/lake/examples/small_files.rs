@@ -65,6 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     embedding: Some(embedding),
                     redacted_key: None,
                     redaction_skipped: None,
+                    faces_redacted: None,
                     error_kind: None,
                     error: None,
                     timings: StageTimings::default(),

@@ -55,6 +55,7 @@ fn row(i: usize, processed_at: DateTime<Utc>) -> ResultRow {
         embedding: Some(vec![i as f32; EMBEDDING]),
         redacted_key: None,
         redaction_skipped: None,
+        faces_redacted: None,
         error_kind: None,
         error: None,
         timings: StageTimings::default(),

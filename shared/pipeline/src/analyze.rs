@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use sightline_core::Detection;
 use sightline_vision::classify::Classification;
 use sightline_vision::detect::decode_rows;
-use sightline_vision::face::decode_blazeface;
 use sightline_vision::preprocess::LetterboxGeometry;
-use sightline_vision::ModelOutput;
+use sightline_vision::{ModelOutput, QuarterTurn};
 
 use crate::plan::{CatalogPlan, FacePlan, ModelId, ModelSet};
 use crate::rows::Analysis;
@@ -84,7 +83,13 @@ fn detect_faces(
     geometry: LetterboxGeometry,
     size: (u32, u32),
 ) -> Vec<Detection> {
-    let decoded = decode_blazeface(&output.raw, geometry, size, plan.config.min_score);
+    let decoded = (plan.decoder).decode(
+        &output.raw,
+        geometry,
+        QuarterTurn::R0,
+        size,
+        plan.config.min_score,
+    );
     let mut faces = plan.filter.apply(decoded);
     for f in &mut faces {
         f.class_id += plan.class_offset;
@@ -112,4 +117,24 @@ pub fn faces_within(
         .filter(|f| within.is_empty() || inside(f))
         .cloned()
         .collect()
+}
+
+/// A redacting catalog's row reports every face it redacted (any turn, any re-check,
+/// inside a person box or not) as its `face` detections, in place of the upright pass's
+/// gated faces, their number in `faces_redacted`, and the catalog's face tags when there
+/// is one.
+pub fn report_redacted_faces(analysis: &mut Analysis, plan: &FacePlan, faces: Vec<Detection>) {
+    analysis.faces_redacted = Some(i32::try_from(faces.len()).unwrap_or(i32::MAX));
+    analysis
+        .detections
+        .retain(|d| !(d.class_id == plan.class_offset && d.label == "face"));
+    if !faces.is_empty() {
+        analysis.tags.extend(plan.config.tags.iter().cloned());
+        analysis.tags.sort();
+        analysis.tags.dedup();
+    }
+    analysis.detections.extend(faces.into_iter().map(|mut f| {
+        f.class_id += plan.class_offset;
+        f
+    }));
 }

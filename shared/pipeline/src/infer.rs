@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use futures::future::join_all;
-use sightline_core::WorkItem;
+use sightline_core::{Detection, WorkItem};
 use sightline_vision::{ModelOutput, QuarterTurn, RgbImage, VisionError};
 
-use crate::analyze::{analyze, ImageFrame};
+use crate::analyze::{analyze, report_redacted_faces, ImageFrame};
 use crate::heads::BatchHeads;
 use crate::outcome::{ItemOutcome, Settled};
 use crate::plan::{FacePlan, ModelId};
@@ -142,8 +142,17 @@ impl Pipeline {
                 .redaction(item, f, image, &outputs, frame, &mut p.ctx)
                 .await
             {
-                Ok(Redacted::Written(key)) => findings.analysis.redacted_key = Some(key),
-                Ok(Redacted::Skipped(why)) => findings.analysis.redaction_skipped = Some(why),
+                Ok((redacted, faces)) => {
+                    report_redacted_faces(&mut findings.analysis, f, faces);
+                    match redacted {
+                        Redacted::Written(key) => findings.analysis.redacted_key = Some(key),
+                        Redacted::Skipped(why) => {
+                            // No copy: nothing was redacted (the faces stay as detections).
+                            findings.analysis.faces_redacted = None;
+                            findings.analysis.redaction_skipped = Some(why);
+                        }
+                    }
+                }
                 Err(e) => return settle(ItemOutcome::failed(item, p.ctx, e)),
             }
         }
@@ -165,7 +174,7 @@ impl Pipeline {
         outputs: &ImageOutputs,
         frame: ImageFrame,
         ctx: &mut RowContext,
-    ) -> Result<Redacted, PipelineError> {
+    ) -> Result<(Redacted, Vec<Detection>), PipelineError> {
         let faces = match frame.faces {
             Some(geometry) => {
                 let upright = outputs.by_model.get(&plan.model);
@@ -180,9 +189,10 @@ impl Pipeline {
             }
             None => Vec::new(),
         };
-        let (redacted, recheck_ms) = self.redact_checked(plan, image, faces).await?;
-        ctx.timings.infer_ms += recheck_ms;
+        let checked = self.redact_checked(plan, image, faces).await?;
+        ctx.timings.infer_ms += checked.run_ms;
         let original_bytes = ctx.size.unwrap_or(0).max(0) as u64;
-        self.write_redacted(item, redacted, original_bytes).await
+        let written = (self.write_redacted(item, checked.image, original_bytes)).await?;
+        Ok((written, checked.faces))
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sightline_core::{CatalogConfig, Catalogs, DecodeMode, DetectorConfig, FaceConfig};
+use sightline_vision::face::FaceDecoder;
 use sightline_vision::manifest::{LoadedModel, Task};
 use sightline_vision::{
     Classifier, DetectionFilter, MinDecodeSize, ModelOutput, ModelRegistry, Preprocess, VisionError,
@@ -98,6 +99,8 @@ pub struct FacePlan {
     pub class_offset: i32,
     /// The catalog's face settings (`within`, `redact`, `tags`).
     pub config: FaceConfig,
+    /// How the model's outputs become boxes.
+    pub decoder: FaceDecoder,
 }
 
 /// A catalog ready to run.
@@ -309,6 +312,7 @@ fn face_plan(
         filter: DetectionFilter::from(cfg),
         class_offset: detector_labels.map_or(0, |l| l.len() as i32),
         config: cfg.clone(),
+        decoder: models.get(model).face_decoder(),
     })
 }
 

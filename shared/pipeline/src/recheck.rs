@@ -3,34 +3,52 @@
 //! at or above the catalog's `min_score` is pixelated in turn, for up to
 //! [`MAX_RECHECKS`] rounds. A pixelated face can still look like one to BlazeFace (the
 //! mosaic keeps dark eye and mouth cells: scores 0.55–0.63 on `camera.jpg`), and a
-//! face-like pattern near the threshold can cross it once its surroundings change.
+//! face-like pattern near the threshold can cross it once its surroundings change. A find
+//! centred in a region already pixelated is that mosaic: pixelated again, not counted as a
+//! face, and no reason for another round; the rounds stop when a round finds no new face.
 
 use sightline_core::Detection;
-use sightline_vision::{ModelOutput, QuarterTurn, RgbImage};
+use sightline_vision::{DetectionFilter, ModelOutput, QuarterTurn, RgbImage};
 
 use crate::plan::FacePlan;
 use crate::prepare::ModelInput;
-use crate::redact::redact_faces;
+use crate::redact::{redact_faces, REDACT_MARGIN};
 use crate::turns::{faces_to_redact, turned_inputs};
 use crate::{Pipeline, PipelineError};
 
 /// Most rounds of "detect again, redact what is found" after the first redaction.
 pub const MAX_RECHECKS: usize = 3;
 
+/// A redacted image and what it took.
+#[derive(Debug)]
+pub(crate) struct CheckedRedaction {
+    /// The image with every face pixelated.
+    pub image: RgbImage,
+    /// Every face pixelated: the first pass's, and the re-checks' finds outside the
+    /// regions already pixelated, merged by the catalog's NMS (no cap), in image pixels.
+    pub faces: Vec<Detection>,
+    /// Milliseconds of the re-check's model runs.
+    pub run_ms: f32,
+}
+
 impl Pipeline {
     /// Pixelates `faces` in `image`, then re-checks it with the face model (see the
-    /// module docs). Returns the redacted image and the milliseconds the re-check's model
-    /// runs took. Without faces there is nothing to re-check: the image is unchanged, so
+    /// module docs). Without faces there is nothing to re-check: the image is unchanged, so
     /// the model would find nothing again.
     pub(crate) async fn redact_checked(
         &self,
         plan: &FacePlan,
         image: RgbImage,
         faces: Vec<Detection>,
-    ) -> Result<(RgbImage, f32), PipelineError> {
+    ) -> Result<CheckedRedaction, PipelineError> {
         if faces.is_empty() {
-            return Ok((image, 0.0));
+            return Ok(CheckedRedaction {
+                image,
+                faces,
+                run_ms: 0.0,
+            });
         }
+        let mut all = faces.clone();
         let mut image = blocking(move || {
             let mut image = image;
             redact_faces(&mut image, &faces);
@@ -38,21 +56,42 @@ impl Pipeline {
         })
         .await?;
         let mut run_ms = 0.0;
-        for _ in 0..MAX_RECHECKS {
+        for round in 0..=MAX_RECHECKS {
+            if round == MAX_RECHECKS {
+                tracing::debug!("redaction re-checked {MAX_RECHECKS} times");
+                break;
+            }
             let (checked, found, ms) = self.faces_in(plan, image).await?;
             run_ms += ms;
-            if found.is_empty() {
-                return Ok((checked, run_ms));
-            }
+            // A find centred in a pixelated region is that face's mosaic, seen again: it is
+            // pixelated once more (its box may reach further) but is no new face, and only
+            // new faces call for another round.
+            let new: Vec<Detection> = found
+                .iter()
+                .filter(|f| !all.iter().any(|a| centre_within(f, a)))
+                .cloned()
+                .collect();
             image = blocking(move || {
                 let mut image = checked;
                 redact_faces(&mut image, &found);
                 image
             })
             .await?;
+            if new.is_empty() {
+                break;
+            }
+            all.extend(new);
         }
-        tracing::debug!("redaction re-checked {MAX_RECHECKS} times");
-        Ok((image, run_ms))
+        let faces = DetectionFilter {
+            max_detections: usize::MAX,
+            ..plan.filter.clone()
+        }
+        .apply(all);
+        Ok(CheckedRedaction {
+            image,
+            faces,
+            run_ms,
+        })
     }
 
     /// The faces the face model finds in `image` at every quarter turn, at or above the
@@ -97,6 +136,16 @@ impl Pipeline {
         let found = faces_to_redact(plan, outputs.iter().map(|(t, o)| (*t, o)), geometry, size);
         Ok((image, found, out.run_ms))
     }
+}
+
+/// Whether `f`'s centre lies in `a`'s box grown by [`REDACT_MARGIN`] (the pixelated region).
+fn centre_within(f: &Detection, a: &Detection) -> bool {
+    let (cx, cy) = ((f.x_min + f.x_max) / 2.0, (f.y_min + f.y_max) / 2.0);
+    let (mx, my) = (
+        (a.x_max - a.x_min) * REDACT_MARGIN,
+        (a.y_max - a.y_min) * REDACT_MARGIN,
+    );
+    (a.x_min - mx..=a.x_max + mx).contains(&cx) && (a.y_min - my..=a.y_max + my).contains(&cy)
 }
 
 /// Runs CPU work on a blocking thread.

@@ -87,6 +87,8 @@ pub struct Analysis {
     pub redacted_key: Option<String>,
     /// Why the catalog redacts but no copy was written.
     pub redaction_skipped: Option<RedactionSkip>,
+    /// How many faces the redaction pixelated (catalogs that redact).
+    pub faces_redacted: Option<i32>,
 }
 
 /// Builds the results row for `item`.
@@ -117,6 +119,7 @@ pub fn build_row(item: &WorkItem, ctx: RowContext, content: RowContent) -> Resul
         embedding: analysis.embedding,
         redacted_key: analysis.redacted_key,
         redaction_skipped: analysis.redaction_skipped,
+        faces_redacted: analysis.faces_redacted,
         error_kind,
         error,
         timings: ctx.timings,

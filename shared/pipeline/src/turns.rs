@@ -5,7 +5,6 @@
 //! Catalogs that do not redact run the upright pass only.
 
 use sightline_core::Detection;
-use sightline_vision::face::decode_blazeface_turned;
 use sightline_vision::preprocess::LetterboxGeometry;
 use sightline_vision::turn::turn_square_nhwc;
 use sightline_vision::{DetectionFilter, ModelOutput, Preprocess, QuarterTurn};
@@ -38,7 +37,8 @@ pub(crate) fn turned_inputs(upright: &ModelInput, preprocess: &Preprocess) -> Ve
         .collect()
 }
 
-/// Every face to redact: the faces at or above the catalog's `min_score` from each
+/// Every face to redact: the faces at or above the catalog's `min_score` (the turned
+/// passes: `turned_min_score`, by default the same) from each
 /// pass (`outputs`: the face model's output per turn, upright included), in upright image
 /// pixels, merged by NMS at the catalog's `nms_iou`. No `max_faces` cap: that bounds the
 /// reported rows, not what is hidden. No `within` gate either (privacy first).
@@ -48,10 +48,18 @@ pub fn faces_to_redact<'a>(
     geometry: LetterboxGeometry,
     size: (u32, u32),
 ) -> Vec<Detection> {
-    let min_score = plan.config.min_score;
+    let upright = plan.config.min_score;
+    let turned = plan.config.turned_min_score.unwrap_or(upright);
     let found: Vec<Detection> = outputs
         .into_iter()
-        .flat_map(|(turn, out)| decode_blazeface_turned(&out.raw, geometry, turn, size, min_score))
+        .flat_map(|(turn, out)| {
+            let min_score = if turn == QuarterTurn::R0 {
+                upright
+            } else {
+                turned
+            };
+            (plan.decoder).decode(&out.raw, geometry, turn, size, min_score)
+        })
         .collect();
     DetectionFilter {
         max_detections: usize::MAX,
@@ -63,7 +71,7 @@ pub fn faces_to_redact<'a>(
 #[cfg(test)]
 mod tests {
     use sightline_core::CatalogConfig;
-    use sightline_vision::face::anchors;
+    use sightline_vision::face::{anchors, FaceDecoder, FaceFormat};
 
     use super::*;
     use crate::plan::ModelId;
@@ -109,6 +117,10 @@ mod tests {
             filter: DetectionFilter::from(&config),
             class_offset: 0,
             config,
+            decoder: FaceDecoder {
+                format: FaceFormat::Blazeface,
+                side: 256,
+            },
         }
     }
 

@@ -189,8 +189,31 @@ async fn bad_inputs_become_error_rows_and_unknown_catalogs_go_unrouted() {
     );
 }
 
+/// A catalog that does not redact keeps only the faces inside a person box; a catalog that
+/// redacts reports every face it redacted, inside a person or not.
 #[tokio::test]
-async fn faces_are_gated_by_people_but_all_are_redacted() {
+async fn faces_are_gated_by_people_unless_redacted() {
+    let catalog = SECURITY.replace("redact = true", "redact = false");
+    let h = harness(&catalog, settings(16));
+    h.put("cam.png", &checker_png(FACE_SIZE, FACE_SIZE));
+    let inside = [112.0, 112.0, 144.0, 144.0];
+    let outside = [8.0, 8.0, 40.0, 40.0];
+    *h.fake.faces.lock().unwrap() = vec![inside, outside];
+    let report = h.process(&h.messages("cams", &[&["cam.png"]])).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    let row = &h.rows_on_disk()[0];
+    let faces: Vec<_> = row
+        .detections
+        .iter()
+        .filter(|d| d.label == "face")
+        .collect();
+    assert_eq!(faces.len(), 1, "only the face inside the person: {faces:?}");
+    assert!((faces[0].x_min - 112.0).abs() < 1.0 && (faces[0].y_max - 144.0).abs() < 1.0);
+    assert!(row.redacted_key.is_none() && row.faces_redacted.is_none());
+}
+
+#[tokio::test]
+async fn every_redacted_face_is_in_the_row_inside_a_person_or_not() {
     let h = harness(SECURITY, settings(16));
     // A square image maps 1:1 onto the 256-px face input; the fake detector's person
     // covers the middle half of the image (input 4..12 of 16).
@@ -206,15 +229,18 @@ async fn faces_are_gated_by_people_but_all_are_redacted() {
         .iter()
         .filter(|d| d.label == "face")
         .collect();
-    assert_eq!(
-        faces.len(),
-        1,
-        "only the face inside the person is kept: {:?}",
-        row.detections
-    );
-    assert!((faces[0].x_min - 112.0).abs() < 1.0 && (faces[0].y_max - 144.0).abs() < 1.0);
-    assert_eq!(
-        faces[0].class_id, 2,
+    // The fake face model answers every turned pass with the same boxes, so the corner
+    // face also comes back at its three turned places: five faces redacted, five reported.
+    assert_eq!(faces.len(), 5, "every redacted face is reported: {faces:?}");
+    assert_eq!(row.faces_redacted, Some(5));
+    let at = |b: [f32; 4]| {
+        faces
+            .iter()
+            .any(|f| (f.x_min - b[0]).abs() < 1.0 && (f.y_max - b[3]).abs() < 1.0)
+    };
+    assert!(at(inside) && at(outside), "{faces:?}");
+    assert!(
+        faces.iter().all(|f| f.class_id == 2),
         "face ids follow the detector's two classes"
     );
     assert!(row.detections.iter().any(|d| d.label == "person"));

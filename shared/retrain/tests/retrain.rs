@@ -46,6 +46,7 @@ fn row(i: usize, class: usize) -> ResultRow {
         embedding: Some(embedding),
         redacted_key: None,
         redaction_skipped: None,
+        faces_redacted: None,
         error_kind: None,
         error: None,
         timings: StageTimings::default(),

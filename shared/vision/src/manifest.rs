@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sightline_core::Precision;
 
+use crate::face::{FaceDecoder, FaceFormat};
 use crate::preprocess::{Letterbox, Preprocess};
 use crate::{ClassifierPreprocess, VisionError};
 
@@ -20,9 +21,8 @@ pub enum Task {
     Classification,
     /// Object detection with decoding inside the graph (`outputs.detections`).
     Detection,
-    /// BlazeFace-style face detection: raw anchor scores and regressors
-    /// (`outputs.raw` = scores and regressors per stride), decoded by
-    /// [`crate::face::decode_blazeface`].
+    /// Face detection from raw outputs (`outputs.raw`), decoded as `outputs.face_format`
+    /// says: BlazeFace anchors or the CenterFace heatmap ([`crate::face::FaceDecoder`]).
     FaceDetection,
 }
 
@@ -83,6 +83,9 @@ pub struct OutputSpec {
     /// Raw outputs returned as they are, in this order (face detectors).
     #[serde(default)]
     pub raw: Vec<String>,
+    /// How a face detector's `raw` outputs are decoded (default `blazeface`).
+    #[serde(default)]
+    pub face_format: FaceFormat,
 }
 
 /// A model manifest as written in `models/<name>.toml`.
@@ -152,6 +155,18 @@ impl LoadedModel {
             PreprocessSpec::Letterbox { size, mean, std } => {
                 Preprocess::Letterbox(Letterbox { size, mean, std })
             }
+        }
+    }
+
+    /// How a face detector's outputs are decoded (its format and input side).
+    pub fn face_decoder(&self) -> FaceDecoder {
+        let side = match self.manifest.preprocess {
+            PreprocessSpec::Letterbox { size, .. } => size,
+            PreprocessSpec::CenterCrop { crop, .. } => crop,
+        };
+        FaceDecoder {
+            format: self.manifest.outputs.face_format,
+            side,
         }
     }
 }
@@ -260,8 +275,12 @@ impl ModelRegistry {
             (Task::Detection, PreprocessSpec::Letterbox { .. }) => {
                 manifest.input.layout == "nhwc" && o.detections.is_some()
             }
-            (Task::FaceDetection, PreprocessSpec::Letterbox { .. }) => {
-                manifest.input.layout == "nhwc" && o.raw.len() == 4
+            (Task::FaceDetection, PreprocessSpec::Letterbox { size, .. }) => {
+                manifest.input.layout == "nhwc"
+                    && match o.face_format {
+                        FaceFormat::Blazeface => o.raw.len() == 4 && *size == 256,
+                        FaceFormat::Centerface => o.raw.len() >= 3 && size % 32 == 0,
+                    }
             }
             _ => false,
         };
@@ -272,7 +291,9 @@ impl ModelRegistry {
         }
         if !consistent {
             return Err(err("task, preprocessing kind, layout and outputs do not fit together \
-                 (classification: center_crop, nchw, logits; detection: letterbox, nhwc, detections)"
+                 (classification: center_crop, nchw, logits; detection: letterbox, nhwc, detections; \
+                 face_detection: letterbox, nhwc, raw: 4 BlazeFace outputs at size 256 or 3 \
+                 CenterFace outputs, heatmap, scale, offset, at a size that is a multiple of 32)"
                 .into()));
         }
         Ok(Arc::new(LoadedModel {
@@ -303,6 +324,20 @@ mod tests {
         assert_eq!((d.manifest.task, d.labels.len()), (Task::Detection, 80));
         let f = shipped().load("blazeface_256").unwrap();
         assert_eq!(f.manifest.task, Task::FaceDetection);
+        let want = FaceDecoder {
+            format: FaceFormat::Blazeface,
+            side: 256,
+        };
+        assert_eq!(f.face_decoder(), want);
+        let c = shipped().load("centerface").unwrap();
+        let want = FaceDecoder {
+            format: FaceFormat::Centerface,
+            side: 640,
+        };
+        assert_eq!(
+            (c.manifest.task, c.face_decoder()),
+            (Task::FaceDetection, want)
+        );
         let q = shipped().load("efficientnet_lite0_int8").unwrap();
         assert_eq!(q.manifest.precision, Precision::Int8);
         assert_eq!(q.manifest.fp32.as_deref(), Some("efficientnet_lite0"));

@@ -212,6 +212,7 @@ struct ResultColumns<'a> {
     embedding: Option<EmbeddingColumn<'a>>,
     redacted_key: Option<&'a StringArray>,
     redaction_skipped: Option<&'a StringArray>,
+    faces_redacted: Option<&'a Int32Array>,
     error_kind: Option<&'a StringArray>,
     error: Option<&'a StringArray>,
     /// fetch, decode, infer.
@@ -253,6 +254,7 @@ impl<'a> ResultColumns<'a> {
             embedding: EmbeddingColumn::new(b)?,
             redacted_key: opt_utf8("redacted_key")?,
             redaction_skipped: opt_utf8("redaction_skipped")?,
+            faces_redacted: optional(b, "faces_redacted", "int32")?,
             error_kind: opt_utf8("error_kind")?,
             error: opt_utf8("error")?,
             timings: [f32s("fetch_ms")?, f32s("decode_ms")?, f32s("infer_ms")?],
@@ -292,6 +294,7 @@ impl<'a> ResultColumns<'a> {
             redacted_key: text(self.redacted_key, i),
             redaction_skipped: text(self.redaction_skipped, i)
                 .and_then(|c| RedactionSkip::from_code(&c)),
+            faces_redacted: int(self.faces_redacted, i),
             error_kind: text(self.error_kind, i).and_then(|c| ErrorKind::from_code(&c)),
             error: text(self.error, i),
             timings: StageTimings {

@@ -146,6 +146,7 @@ pub fn to_record_batch(
         embedding(rows, embedding_dim)?,
         text(|r| r.redacted_key.as_deref()),
         text(|r| r.redaction_skipped.map(|k| k.as_str())),
+        Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.faces_redacted))),
         text(|r| r.error_kind.map(|k| k.as_str())),
         text(|r| r.error.as_deref()),
         floats(rows.iter().map(|r| r.timings.fetch_ms)),

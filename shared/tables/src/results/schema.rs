@@ -66,6 +66,7 @@ pub fn results_schema(embedding_dim: usize) -> SchemaRef {
         Field::new("embedding", embedding, true),
         Field::new("redacted_key", DataType::Utf8, true),
         Field::new("redaction_skipped", DataType::Utf8, true),
+        Field::new("faces_redacted", DataType::Int32, true),
         Field::new("error_kind", DataType::Utf8, true),
         Field::new("error", DataType::Utf8, true),
         Field::new("fetch_ms", DataType::Float32, false),

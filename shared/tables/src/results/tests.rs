@@ -66,6 +66,7 @@ fn row(key: &str, ok: bool) -> ResultRow {
         embedding: ok.then(|| vec![0.5; 1280]),
         redacted_key: ok.then(|| format!("redacted/{key}")),
         redaction_skipped: None,
+        faces_redacted: None,
         error_kind: (!ok).then_some(ErrorKind::CorruptImage),
         error: (!ok).then(|| "bad".into()),
         timings: StageTimings {
