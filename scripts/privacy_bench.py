@@ -213,7 +213,8 @@ def models_dir(work, name, face_model, within, min_score, turned_min_score):
         text = f.read_text()
         if f.name == "security.toml":
             head, faces = text.split("\n[faces]\n")
-            names = ("model =", "within =", "min_score =", "turned_min_score =")
+            names = ("model =", "within =") + ("min_score =",) * bool(min_score)
+            names += ("turned_min_score =",) * bool(turned_min_score)
             keep = [l for l in faces.splitlines() if not l.startswith(names)]
             keep += [f'model = "{face_model}"', f"within = {json.dumps(within)}"]
             keep += [f"min_score = {min_score}"] if min_score else []
