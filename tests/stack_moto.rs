@@ -190,20 +190,7 @@ fn the_report_fails_when_its_role_loses_the_listing_permission() {
     ) else {
         return;
     };
-    let mut event: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("events/eventbridge-scheduled-report.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    event["detail"] = json!({"catalog": "retail", "reference": "all"});
-    let mut env = stack.role_env(&moto, "ReportRole");
-    env.extend(stack.function_env("ReportFunction"));
-    let run = run_lambda(
-        &workspace_bin("sightline-report"),
-        &[event],
-        &env,
-        Duration::from_secs(120),
-    );
+    let run = run_report_lambda(&moto, &stack, None);
     let error = (run.invocations[0].error.clone())
         .unwrap_or_else(|| panic!("the report succeeded without s3:ListBucket: {run:?}"));
     let message = error.to_string();
@@ -430,22 +417,7 @@ fn run_report_with_wrong_labels(
             .to_vec();
         upload(&moto.s3().await, &bucket, "labels/retail/truth.csv", labels).await;
     });
-    let mut event: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("events/eventbridge-scheduled-report.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    let next_day = partition + Days::days(1);
-    event["time"] = json!(format!("{next_day}T06:00:00Z"));
-    event["detail"] = json!({"catalog": "retail", "reference": "all"});
-    let mut env = stack.role_env(moto, "ReportRole");
-    env.extend(stack.function_env("ReportFunction"));
-    let run = run_lambda(
-        &workspace_bin("sightline-report"),
-        &[event],
-        &env,
-        Duration::from_secs(180),
-    );
+    let run = run_report_lambda(moto, stack, Some(partition + Days::days(1)));
     let response = (run.invocations[0].response.clone())
         .unwrap_or_else(|| panic!("no response: {:?}\n{}", run.invocations[0], run.stderr));
     let outcome = &response[0];
@@ -458,6 +430,32 @@ fn run_report_with_wrong_labels(
         .block_on(async { list_keys(&moto.s3().await, &bucket, "reports/catalog=retail/").await });
     assert_eq!(keys.len(), 2, "JSON and HTML: {keys:?}");
     run.stdout
+}
+
+/// The report Lambda with its deployed environment and role, on the sample scheduled event
+/// for `retail` over every row (`on`: the report's day, default the event's).
+fn run_report_lambda(
+    moto: &Moto,
+    stack: &DeployedStack,
+    on: Option<chrono::NaiveDate>,
+) -> sightline_tests::LambdaRun {
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("events/eventbridge-scheduled-report.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    if let Some(day) = on {
+        event["time"] = json!(format!("{day}T06:00:00Z"));
+    }
+    event["detail"] = json!({"catalog": "retail", "reference": "all"});
+    let mut env = stack.role_env(moto, "ReportRole");
+    env.extend(stack.function_env("ReportFunction"));
+    run_lambda(
+        &workspace_bin("sightline-report"),
+        &[event],
+        &env,
+        Duration::from_secs(180),
+    )
 }
 
 /// (metric name, dimension names, dimension values) of every EMF line in the outputs,

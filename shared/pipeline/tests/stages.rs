@@ -6,7 +6,7 @@
 
 mod support;
 
-use sightline_core::{ErrorKind, RedactionSkip, Settings};
+use sightline_core::{Detection, ErrorKind, RedactionSkip, ResultRow, Settings};
 use sightline_pipeline::analyze::faces_within;
 use sightline_pipeline::redact::{redacted_key, CopyLimit};
 use support::{
@@ -189,24 +189,36 @@ async fn bad_inputs_become_error_rows_and_unknown_catalogs_go_unrouted() {
     );
 }
 
+/// A face inside the fake detector's person and one outside it.
+const INSIDE: [f32; 4] = [112.0, 112.0, 144.0, 144.0];
+const OUTSIDE: [f32; 4] = [8.0, 8.0, 40.0, 40.0];
+
+/// One square image (1:1 onto the 256-px face input; the fake detector's person covers the
+/// middle half, input 4..12 of 16) through `catalog`, the fake face model finding
+/// [`INSIDE`] and [`OUTSIDE`]: its row.
+async fn row_with_two_faces(h: &Harness) -> ResultRow {
+    h.put("cam.png", &checker_png(FACE_SIZE, FACE_SIZE));
+    *h.fake.faces.lock().unwrap() = vec![INSIDE, OUTSIDE];
+    let report = h.process(&h.messages("cams", &[&["cam.png"]])).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    h.rows_on_disk().remove(0)
+}
+
+fn faces_of(row: &ResultRow) -> Vec<&Detection> {
+    row.detections
+        .iter()
+        .filter(|d| d.label == "face")
+        .collect()
+}
+
 /// A catalog that does not redact keeps only the faces inside a person box; a catalog that
 /// redacts reports every face it redacted, inside a person or not.
 #[tokio::test]
 async fn faces_are_gated_by_people_unless_redacted() {
     let catalog = SECURITY.replace("redact = true", "redact = false");
     let h = harness(&catalog, settings(16));
-    h.put("cam.png", &checker_png(FACE_SIZE, FACE_SIZE));
-    let inside = [112.0, 112.0, 144.0, 144.0];
-    let outside = [8.0, 8.0, 40.0, 40.0];
-    *h.fake.faces.lock().unwrap() = vec![inside, outside];
-    let report = h.process(&h.messages("cams", &[&["cam.png"]])).await;
-    assert!(report.failed.is_empty(), "{report:?}");
-    let row = &h.rows_on_disk()[0];
-    let faces: Vec<_> = row
-        .detections
-        .iter()
-        .filter(|d| d.label == "face")
-        .collect();
+    let row = row_with_two_faces(&h).await;
+    let faces = faces_of(&row);
     assert_eq!(faces.len(), 1, "only the face inside the person: {faces:?}");
     assert!((faces[0].x_min - 112.0).abs() < 1.0 && (faces[0].y_max - 144.0).abs() < 1.0);
     assert!(row.redacted_key.is_none() && row.faces_redacted.is_none());
@@ -215,20 +227,9 @@ async fn faces_are_gated_by_people_unless_redacted() {
 #[tokio::test]
 async fn every_redacted_face_is_in_the_row_inside_a_person_or_not() {
     let h = harness(SECURITY, settings(16));
-    // A square image maps 1:1 onto the 256-px face input; the fake detector's person
-    // covers the middle half of the image (input 4..12 of 16).
-    h.put("cam.png", &checker_png(FACE_SIZE, FACE_SIZE));
-    let inside = [112.0, 112.0, 144.0, 144.0];
-    let outside = [8.0, 8.0, 40.0, 40.0];
-    *h.fake.faces.lock().unwrap() = vec![inside, outside];
-    let report = h.process(&h.messages("cams", &[&["cam.png"]])).await;
-    assert!(report.failed.is_empty(), "{report:?}");
-    let row = &h.rows_on_disk()[0];
-    let faces: Vec<_> = row
-        .detections
-        .iter()
-        .filter(|d| d.label == "face")
-        .collect();
+    let row = row_with_two_faces(&h).await;
+    let faces = faces_of(&row);
+    let (inside, outside) = (INSIDE, OUTSIDE);
     // The fake face model answers every turned pass with the same boxes, so the corner
     // face also comes back at its three turned places: five faces redacted, five reported.
     assert_eq!(faces.len(), 5, "every redacted face is reported: {faces:?}");
