@@ -18,13 +18,15 @@ pub struct Footprint {
     /// (the RGB8 image, the largest resampler scratch of its models and every model's
     /// input tensor); afterwards, [`Footprint::kept`].
     pub peak: u64,
-    /// Afterwards, until its row is settled: the input tensors, and for redacting
-    /// catalogs [`KEPT_BYTES_PER_PIXEL`] per pixel.
+    /// Afterwards, until its row is settled: the input tensors twice (a chunk's batched run
+    /// copies its members' tensors into one input), and for redacting catalogs
+    /// [`KEPT_BYTES_PER_PIXEL`] per pixel.
     pub kept: u64,
 }
 
 /// The footprint of the image with `header`, fetched as `object_bytes`, prepared for
-/// `models`; `redacts` when its catalog writes redacted copies.
+/// `models` (one entry per input tensor: a redacting catalog's face model is listed once per
+/// quarter turn); `redacts` when its catalog writes redacted copies.
 pub fn footprint(
     header: &ImageHeader,
     object_bytes: u64,
@@ -41,7 +43,7 @@ pub fn footprint(
     } else {
         0
     };
-    let kept = tensors + kept_image;
+    let kept = 2 * tensors + kept_image;
     Footprint {
         peak: (object_bytes + header.decode_peak_bytes().max(preprocessing)).max(kept),
         kept,
@@ -72,14 +74,14 @@ mod tests {
         let plain = footprint(&header, 1000, std::slice::from_ref(&letterbox), false);
         // Rotated RGB8: two copies and the PNG rows, 7 bytes per pixel.
         assert_eq!(plain.peak, 1000 + 24_000_000 * 7 + DECODER_STATE_BYTES);
-        assert_eq!(plain.kept, tensor);
+        assert_eq!(plain.kept, 2 * tensor);
         // Upright, the kept image and its encoding outweigh the decode: they set the peak.
         let upright = ImageHeader {
             rotated: false,
             ..header
         };
         let redacting = footprint(&upright, 1000, &[letterbox], true);
-        assert_eq!(redacting.kept, tensor + 24_000_000 * 6);
+        assert_eq!(redacting.kept, 2 * tensor + 24_000_000 * 6);
         assert_eq!(redacting.peak, redacting.kept);
     }
 }

@@ -118,6 +118,9 @@ impl Pipeline {
             detector: plan.detector.as_ref().and_then(|d| p.geometry(d.model)),
             faces: plan.faces.as_ref().and_then(|f| p.geometry(f.model)),
         };
+        // The input tensors are spent: their share of the budget now covers the re-check's
+        // (a redacting catalog runs the face model again, at four turns).
+        drop(std::mem::take(&mut p.inputs));
         let head = heads.get(&self.head_key(item));
         let classified = match (head, plan.embedding_of(&outputs.by_model)) {
             (Some(h), Some(embedding)) => match h.classify(embedding) {

@@ -15,7 +15,7 @@ use crate::footprint::footprint;
 use crate::outcome::{ItemOutcome, Settled};
 use crate::plan::{CatalogPlan, ModelId};
 use crate::rows::RowContext;
-use crate::turns::turned_inputs;
+use crate::turns::{turned_inputs, TURNED_PASSES};
 use crate::{Pipeline, PipelineError};
 
 /// One model's input for one image.
@@ -159,7 +159,15 @@ impl Pipeline {
         if header.pixels() > self.settings.max_image_pixels {
             return Ok(None);
         }
-        let models: Vec<Preprocess> = preprocess.iter().map(|(_, p)| p.clone()).collect();
+        let mut models: Vec<Preprocess> = preprocess.iter().map(|(_, p)| p.clone()).collect();
+        // A catalog that redacts also holds the face model's input at three more turns
+        // (CenterFace's 640-px input: 4.9 MB each).
+        if let Some(f) = plan.faces.as_ref().filter(|_| plan.redacts()) {
+            let pp = self.plans.models().get(f.model).preprocess();
+            if matches!(pp, Preprocess::Letterbox(_)) {
+                models.extend(std::iter::repeat_n(pp, TURNED_PASSES));
+            }
+        }
         let need = footprint(&header, bytes.len() as u64, &models, plan.redacts());
         match self.budget.acquire(need.peak).await {
             Ok(permit) => Ok(Some((permit, need.kept))),

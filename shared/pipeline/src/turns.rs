@@ -15,6 +15,10 @@ use crate::prepare::ModelInput;
 /// Values per pixel of a letterboxed (NHWC, RGB) input.
 const CHANNELS: usize = 3;
 
+/// The face model's passes beyond the upright one in a catalog that redacts: 90, 180 and
+/// 270 degrees.
+pub(crate) const TURNED_PASSES: usize = 3;
+
 /// The face model's input turned by 90, 180 and 270 degrees, for a `preprocess` that
 /// letterboxes into a square (none otherwise: there is nothing to turn).
 pub(crate) fn turned_inputs(upright: &ModelInput, preprocess: &Preprocess) -> Vec<ModelInput> {
