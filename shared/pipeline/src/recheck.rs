@@ -56,11 +56,7 @@ impl Pipeline {
         })
         .await?;
         let mut run_ms = 0.0;
-        for round in 0..=MAX_RECHECKS {
-            if round == MAX_RECHECKS {
-                tracing::debug!("redaction re-checked {MAX_RECHECKS} times");
-                break;
-            }
+        for _ in 0..MAX_RECHECKS {
             let (checked, found, ms) = self.faces_in(plan, image).await?;
             run_ms += ms;
             // A find centred in a pixelated region is that face's mosaic, seen again: it is
