@@ -4,9 +4,9 @@ the judges' venv).
 
 Sets: the coco-dev images with at least one annotated person, and the rotated set (the
 photographer of tests/fixtures/images/camera.jpg and a wide crop of it, each turned 0, 90,
-180 and 270 degrees, no EXIF). Each configuration (--config NAME=FACE_MODEL:WITHIN) runs the
+180 and 270 degrees, no EXIF). Each configuration (--config NAME=KEY=VALUE,...) runs the
 security catalog over the sets with `sightline run` (its own models folder: the shipped one
-with the catalog's [faces] model and `within` replaced), timed as a whole process.
+with those settings of the catalog's [faces] replaced), timed as a whole process.
 
 Judges, on the original and on the redacted copy, at the image's own resolution:
 * haar: OpenCV's frontal-face Haar cascade (opencv-python-headless), scale 1.1, 5 neighbours,
@@ -200,9 +200,20 @@ def make_sets(data, work):
 
 
 # ---------------------------------------------------------------- runs
-def models_dir(work, name, face_model, within, min_score, turned_min_score):
-    """A models folder: the shipped files, with security.toml's [faces] model, within and
-    min_score (when given) set."""
+def toml_value(key, value):
+    """A [faces] setting's TOML value from its command-line text."""
+    if key == "within":
+        return json.dumps([] if value == "-" else value.split("+"))
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return json.dumps(value)
+
+
+def models_dir(work, name, faces):
+    """A models folder: the shipped files, with the settings in `faces` (key -> text)
+    replacing those of security.toml's [faces]."""
     out = work / f"models-{name}"
     out.mkdir()
     for f in (ROOT / "models").iterdir():
@@ -211,16 +222,11 @@ def models_dir(work, name, face_model, within, min_score, turned_min_score):
     (out / "catalogs").mkdir()
     for f in (ROOT / "models" / "catalogs").iterdir():
         text = f.read_text()
-        if f.name == "security.toml":
-            head, faces = text.split("\n[faces]\n")
-            names = ("model =", "within =") + ("min_score =",) * bool(min_score)
-            names += ("turned_min_score =",) * bool(turned_min_score)
-            keep = [l for l in faces.splitlines() if not l.startswith(names)]
-            keep += [f'model = "{face_model}"', f"within = {json.dumps(within)}"]
-            keep += [f"min_score = {min_score}"] if min_score else []
-            keep += [f"turned_min_score = {turned_min_score}"] if turned_min_score else []
-            lines = head.splitlines() + ["[faces]"] + keep
-            text = "\n".join(lines) + "\n"
+        if f.name == "security.toml" and faces:
+            head, section = text.split("\n[faces]\n")
+            keep = [l for l in section.splitlines() if l.split("=")[0].strip() not in faces]
+            keep += [f"{k} = {toml_value(k, v)}" for k, v in faces.items()]
+            text = "\n".join(head.splitlines() + ["[faces]"] + keep) + "\n"
         (out / "catalogs" / f.name).write_text(text)
     return out
 
@@ -310,8 +316,9 @@ def main():
     p.add_argument("--data", default=os.environ.get("SIGHTLINE_SHARED_DIR", str(ROOT.parent / "shared")) + "/data")
     p.add_argument("--mediapipe-model", required=True)
     p.add_argument("--config", action="append", required=True,
-                   help="NAME=FACE_MODEL:WITHIN[:MIN_SCORE[:TURNED_MIN_SCORE]] (WITHIN: person or -; "
-                   "the scores: the catalog's by default)")
+                   help="NAME or NAME=KEY=VALUE,KEY=VALUE...: the shipped security catalog with these "
+                   "[faces] settings replaced (e.g. before=model=blazeface_256,within=person,"
+                   "min_score=0.5,redact_style=pixelate; within: labels joined by +, or -)")
     p.add_argument("--crops", help="folder for crops of faces still found")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args()
@@ -321,10 +328,9 @@ def main():
     n_coco = sum(k.startswith("coco/") for k in keys)
     results = {}
     for spec in args.config:
-        name, rest = spec.split("=", 1)
-        face_model, within, *scores = rest.split(":") + [None, None]
-        min_score, turned_min_score = scores[0], scores[1]
-        models = models_dir(work, name, face_model, [] if within == "-" else [within], min_score, turned_min_score)
+        name, _, rest = spec.partition("=")
+        settings = dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+        models = models_dir(work, name, settings)
         output = work / f"out-{name}"
         summary, wall, cpu = run_sightline(args.binary, models, work / "source", output)
         rows = rows_of(output)
@@ -334,10 +340,7 @@ def main():
             raise SystemExit(f"{name}: {len(rows)} rows for {len(keys)} images")
         faces = judge(judges, work / "source", output, keys, rows, Path(args.crops) / name if args.crops else None)
         results[name] = {
-            "face_model": face_model,
-            "within": within,
-            "min_score": min_score,
-            "turned_min_score": turned_min_score,
+            "faces_settings": settings,
             "images": len(keys),
             "rows": summary["rows"],
             "errors": summary["errors"],
@@ -356,7 +359,7 @@ def main():
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs")
     print("Each cell: faces a judge finds in the originals / still found by a judge in the copy / "
           f"of those, not pixelated there (fine detail kept >= {DETAIL_READABLE}: readable)")
-    print("| config | face model | set | 12-24 px | 24-48 px | >= 48 px | all | readable | "
+    print("| config | [faces] settings changed | set | 12-24 px | 24-48 px | >= 48 px | all | readable | "
           "images/s | CPU-ms/image | Lambda USD/M images | face detections in rows |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
@@ -366,7 +369,8 @@ def main():
             total = t["12-inf"]
             share = 100 * total[2] / total[0] if total[0] else 0
             cells.append(f"{share:.1f} %")
-            print(f"| {name} | {r['face_model']} | {s} | " + " | ".join(cells)
+            changed = ", ".join(f"{k} = {v}" for k, v in r["faces_settings"].items()) or "shipped"
+            print(f"| {name} | {changed} | {s} | " + " | ".join(cells)
                   + f" | {r['images_per_s']:.1f} | {r['cpu_ms_per_image']:.0f} | {r['lambda_usd_per_million']:.2f}"
                   + f" | {r['face_detections_in_rows']} |")
     if args.json:

@@ -3,7 +3,7 @@
 # faces two independent judges (OpenCV Haar, MediaPipe full-range BlazeFace) find in the
 # coco-dev images with people and in the rotated set, and how many they still find in the
 # redacted copies, per face size; CPU cost per image; before (BlazeFace 256 within person
-# boxes) and after (the shipped catalog). Needs ../shared/data. Arguments go to the script
+# boxes, pixelated) and the shipped catalog. More configurations: --config NAME=KEY=VALUE,... Needs ../shared/data. Arguments go to the script
 # (e.g. --crops DIR to look at what a judge still finds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,4 +22,5 @@ if [ ! -f "$models/face_detection_full_range.tflite" ]; then
 fi
 exec .cache/privacy/bin/python scripts/privacy_bench.py --binary "$CARGO_TARGET_DIR/release/sightline" \
   --mediapipe-model "$models/face_detection_full_range.tflite" \
-  --config before=blazeface_256:person:0.5 --config after=centerface:- "$@"
+  --config before=model=blazeface_256,within=person,min_score=0.5,turned_min_score=0.5,redact_style=pixelate \
+  --config shipped "$@"

@@ -7,7 +7,10 @@ What changes, nothing else does (the weights and every original node are kept as
   in front of the original NCHW `input.1`), so the pipeline's letterbox (NHWC, raw 0..255 RGB)
   and its quarter turns feed it as they feed BlazeFace; H and W must be multiples of 32;
 * the four outputs get names (heatmap [B,1,H/4,W/4], scale [B,2,..], offset [B,2,..],
-  landmarks [B,10,..]) and dynamic shapes.
+  landmarks [B,10,..]) and dynamic shapes;
+* the 194 initializers the IR 4 file also lists as graph inputs are no longer inputs, so
+  ONNX Runtime may treat them as constants (fold them, fuse the batch norms into the
+  convolutions): 110 -> 52 ms per 640 x 640 image on one thread, same outputs.
 Checks: the original file's sha256; onnx.checker; the new graph and the original give the
 same outputs on a random 640 x 480 input (ONNX Runtime)."""
 import hashlib
@@ -36,6 +39,10 @@ def dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
 def convert(original: bytes) -> onnx.ModelProto:
     model = dynamic(onnx.load_from_string(original))
     graph = model.graph
+    constants = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in constants]
+    del graph.input[:]
+    graph.input.extend(inputs)
     old_input = graph.input[0]
     assert old_input.name == "input.1", old_input.name
     graph.input.remove(old_input)

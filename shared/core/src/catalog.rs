@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::CoreError;
+use crate::{CoreError, Redact, RedactLook};
 
 /// Classifier settings of a catalog.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -89,13 +89,63 @@ pub struct FaceConfig {
     /// every face is kept. Redaction ignores this gate: it errs on the side of privacy.
     #[serde(default)]
     pub within: Vec<String>,
-    /// Write a copy with every face above `min_score` pixelated to `redacted/<key>`
-    /// (the original is never modified). Default: false.
+    /// Write a copy with every face above `min_score` hidden to `redacted/<key>` (the
+    /// original is never modified): `true` / `"faces"`, or `"faces_and_unfaced_people"`
+    /// (also every person box without a face). Default: false.
     #[serde(default)]
-    pub redact: bool,
+    pub redact: Redact,
+    /// How the copy hides a region: `"fill"` (the default), `"pixelate"` or `"blur"`.
+    #[serde(default)]
+    pub redact_style: RedactLook,
+    /// Detector labels whose boxes the copy hides too, like faces (e.g. a licence-plate
+    /// class of your own detector; they must be kept by `[detector] classes`). Every box
+    /// hidden is a detection of the row. Needs `redact`. Default: none.
+    #[serde(default)]
+    pub redact_classes: Vec<String>,
     /// Tags given to an image with at least one kept face (e.g. `["face"]`). Default: none.
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+impl FaceConfig {
+    /// The settings that need a detector, or a redacted copy, have them.
+    fn check(&self, detector: Option<&DetectorConfig>) -> Result<(), String> {
+        let needs_detector = |what: &str| {
+            format!("faces.{what} names detector labels but the catalog has no [detector]")
+        };
+        if !self.within.is_empty() && detector.is_none() {
+            return Err(needs_detector("within"));
+        }
+        if !self.redact_classes.is_empty() && !self.redact.is_on() {
+            return Err("faces.redact_classes needs faces.redact".into());
+        }
+        let Some(d) = detector else {
+            if !self.redact_classes.is_empty() {
+                return Err(needs_detector("redact_classes"));
+            }
+            if self.redact == Redact::FacesAndUnfacedPeople {
+                return Err(
+                    "faces.redact = \"faces_and_unfaced_people\" needs a [detector] with a \
+                     person label"
+                        .into(),
+                );
+            }
+            return Ok(());
+        };
+        let people = (self.redact == Redact::FacesAndUnfacedPeople).then_some("person");
+        let hidden = self.redact_classes.iter().map(String::as_str).chain(people);
+        for label in hidden {
+            if d.classes
+                .as_ref()
+                .is_some_and(|kept| !kept.iter().any(|k| k == label))
+            {
+                return Err(format!(
+                    "faces: {label:?} is to be redacted but [detector] classes does not keep it"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_face_min_score() -> f32 {
@@ -218,13 +268,11 @@ impl CatalogConfig {
             });
         }
         if let Some(f) = &c.faces {
-            if !f.within.is_empty() && c.detector.is_none() {
-                return Err(CoreError::Invalid {
+            f.check(c.detector.as_ref())
+                .map_err(|message| CoreError::Invalid {
                     origin: origin.to_string(),
-                    message: "faces.within names detector labels but the catalog has no [detector]"
-                        .into(),
-                });
-            }
+                    message,
+                })?;
         }
         if let Some(cl) = &c.classifier {
             if cl.top_k == 0 {
@@ -361,8 +409,9 @@ mod tests {
         let fc = f.faces.as_ref().unwrap();
         assert_eq!(
             (fc.min_score, fc.nms_iou, fc.max_faces, fc.redact),
-            (0.5, 0.3, 20, false)
+            (0.5, 0.3, 20, Redact::Off)
         );
+        assert_eq!(fc.redact_style, RedactLook::Fill);
         assert_eq!(f.model_names(), vec!["d", "f"]);
         let q = CatalogConfig::from_toml(
             "name = \"s\"\n[classifier]\nmodel = \"c\"\nprecision = \"int8\"\n[detector]\nmodel = \"d\"\n",
@@ -391,6 +440,40 @@ mod tests {
             CatalogConfig::from_toml("name = \"s\"\n", "t").is_err(),
             "a catalog without models"
         );
+        let faces = |detector: &str, faces: &str| {
+            let text = format!("name = \"s\"\n{detector}[faces]\nmodel = \"f\"\n{faces}\n");
+            CatalogConfig::from_toml(&text, "t").map_err(|e| e.to_string())
+        };
+        let detector = "[detector]\nmodel = \"d\"\nclasses = [\"person\", \"plate\"]\n";
+        let ok = faces(detector, "redact = true\nredact_classes = [\"plate\"]").unwrap();
+        assert_eq!(ok.faces.unwrap().redact_classes, ["plate"]);
+        faces(detector, "redact = \"faces_and_unfaced_people\"").unwrap();
+        for (d, f, want) in [
+            (
+                "",
+                "redact = true\nredact_classes = [\"plate\"]",
+                "no [detector]",
+            ),
+            (
+                detector,
+                "redact_classes = [\"plate\"]",
+                "needs faces.redact",
+            ),
+            (
+                detector,
+                "redact = true\nredact_classes = [\"car\"]",
+                "does not keep",
+            ),
+            ("", "redact = \"faces_and_unfaced_people\"", "person label"),
+            (
+                "[detector]\nmodel = \"d\"\nclasses = [\"car\"]\n",
+                "redact = \"faces_and_unfaced_people\"",
+                "\"person\" is to be redacted",
+            ),
+        ] {
+            let e = faces(d, f).unwrap_err();
+            assert!(e.contains(want), "{f}: {e}");
+        }
     }
 
     #[test]

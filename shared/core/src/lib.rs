@@ -11,6 +11,7 @@
 pub mod catalog;
 pub mod emf;
 pub mod memory;
+pub mod redaction;
 pub mod routing;
 pub mod settings;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use catalog::{
     CatalogConfig, Catalogs, ClassifierConfig, DecodeMode, DetectorConfig, FaceConfig, Precision,
 };
+pub use redaction::{Redact, RedactLook};
 pub use routing::{route_key, Route, UNROUTED_CATALOG};
 pub use settings::Settings;
 
@@ -310,13 +312,13 @@ pub struct ResultRow {
     pub detections: Vec<Detection>,
     /// Classifier embedding (1280 floats), `None` on error rows.
     pub embedding: Option<Vec<f32>>,
-    /// Key of the redacted copy (`redacted/<key>`, faces pixelated), when the catalog
+    /// Key of the redacted copy (`redacted/<key>`, faces hidden), when the catalog
     /// redacts and the image was analysed.
     pub redacted_key: Option<String>,
     /// Why no redacted copy was written although the catalog redacts (`redacted_key` is
     /// then `None`); `None` otherwise.
     pub redaction_skipped: Option<RedactionSkip>,
-    /// How many faces the redacted copy pixelates (each one is also a `face` detection),
+    /// How many faces the redacted copy hides (each one is also a `face` detection),
     /// when the catalog redacts and the image was analysed; `None` otherwise.
     pub faces_redacted: Option<i32>,
     /// Machine-readable error code, `None` on success.

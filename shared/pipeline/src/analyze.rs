@@ -31,6 +31,10 @@ pub struct Findings {
     /// Every face of the upright pass above the catalog's threshold, gate or not (after
     /// NMS and cap). Redaction covers these and more: see [`crate::turns`].
     pub faces: Vec<Detection>,
+    /// A redacting catalog's detections that its copy may hide whole, uncapped: the boxes
+    /// of `redact_classes` and, with `redact = "faces_and_unfaced_people"`, the people
+    /// (those without a face: [`regions_to_hide`]).
+    pub redactable: Vec<Detection>,
 }
 
 /// Turns one image's model outputs into findings. A model of the plan without an output
@@ -44,6 +48,7 @@ pub fn analyze(
     head: Option<Classification>,
 ) -> Findings {
     let mut a = Analysis::default();
+    let mut redactable = Vec::new();
     if let Some(c) = &plan.classifier {
         if let Some(out) = outputs.get(&c.model) {
             let classification = head.unwrap_or_else(|| c.classifier.classify(&out.logits));
@@ -55,6 +60,10 @@ pub fn analyze(
         if let Some(out) = outputs.get(&d.model) {
             let labels = &models.get(d.model).labels;
             let rows = decode_rows(&out.detections, geometry, frame.size, labels);
+            if let Some(f) = plan.faces.as_ref().filter(|f| f.config.redact.is_on()) {
+                let uncapped = d.filter.uncapped().apply(rows.clone()).into_iter();
+                redactable = uncapped.filter(|det| f.may_hide(&det.label)).collect();
+            }
             a.detections = d.filter.apply(rows);
             let tags = a.detections.iter().filter_map(|det| d.tags.get(&det.label));
             a.tags.extend(tags.flatten().cloned());
@@ -73,7 +82,11 @@ pub fn analyze(
     }
     a.tags.sort();
     a.tags.dedup();
-    Findings { analysis: a, faces }
+    Findings {
+        analysis: a,
+        faces,
+        redactable,
+    }
 }
 
 /// Faces above the threshold after NMS and cap, class ids after the detector's.
@@ -117,6 +130,36 @@ pub fn faces_within(
         .filter(|f| within.is_empty() || inside(f))
         .cloned()
         .collect()
+}
+
+/// The detector boxes a redacting catalog hides whole, of its `redactable` ones: every box
+/// of `redact_classes`, and every person whose box holds the centre of none of `faces`
+/// (the faces about to be hidden, any pass).
+pub fn regions_to_hide(
+    plan: &FacePlan,
+    redactable: &[Detection],
+    faces: &[Detection],
+) -> Vec<Detection> {
+    let wanted = |d: &&Detection| {
+        plan.config.redact_classes.contains(&d.label)
+            || faces_within(
+                faces,
+                std::slice::from_ref(*d),
+                std::slice::from_ref(&d.label),
+            )
+            .is_empty()
+    };
+    redactable.iter().filter(wanted).cloned().collect()
+}
+
+/// Every region a redacting catalog hid is a detection of its row: those its detector
+/// cap left out are added (the others are there already).
+pub fn report_redacted_regions(analysis: &mut Analysis, regions: &[Detection]) {
+    for r in regions {
+        if !analysis.detections.contains(r) {
+            analysis.detections.push(r.clone());
+        }
+    }
 }
 
 /// A redacting catalog's row reports every face it redacted (any turn, any re-check,

@@ -7,7 +7,9 @@ use futures::future::join_all;
 use sightline_core::{Detection, WorkItem};
 use sightline_vision::{ModelOutput, QuarterTurn, RgbImage, VisionError};
 
-use crate::analyze::{analyze, report_redacted_faces, ImageFrame};
+use crate::analyze::{
+    analyze, regions_to_hide, report_redacted_faces, report_redacted_regions, ImageFrame,
+};
 use crate::heads::BatchHeads;
 use crate::outcome::{ItemOutcome, Settled};
 use crate::plan::{FacePlan, ModelId};
@@ -141,12 +143,14 @@ impl Pipeline {
             classified,
         );
         if let (Some(image), Some(f)) = (p.image.take(), &plan.faces) {
+            let redactable = std::mem::take(&mut findings.redactable);
             match self
-                .redaction(item, f, image, &outputs, frame, &mut p.ctx)
+                .redaction(item, f, image, &outputs, frame, &redactable, &mut p.ctx)
                 .await
             {
-                Ok((redacted, faces)) => {
-                    report_redacted_faces(&mut findings.analysis, f, faces);
+                Ok((redacted, hidden)) => {
+                    report_redacted_faces(&mut findings.analysis, f, hidden.faces);
+                    report_redacted_regions(&mut findings.analysis, &hidden.regions);
                     match redacted {
                         Redacted::Written(key) => findings.analysis.redacted_key = Some(key),
                         Redacted::Skipped(why) => {
@@ -166,9 +170,11 @@ impl Pipeline {
         settle(ItemOutcome::Row(Box::new(row)))
     }
 
-    /// One image's redaction: the faces of every turn, pixelated and re-checked
+    /// One image's redaction: the faces of every turn and the detector boxes the catalog
+    /// hides ([`regions_to_hide`] of `redactable`), hidden and re-checked
     /// ([`crate::turns`], [`crate::recheck`]), then the copy written unless over its bound.
     /// The re-check's model time is added to the row's `infer_ms`.
+    #[allow(clippy::too_many_arguments)]
     async fn redaction(
         &self,
         item: &WorkItem,
@@ -176,8 +182,9 @@ impl Pipeline {
         image: RgbImage,
         outputs: &ImageOutputs,
         frame: ImageFrame,
+        redactable: &[Detection],
         ctx: &mut RowContext,
-    ) -> Result<(Redacted, Vec<Detection>), PipelineError> {
+    ) -> Result<(Redacted, Hidden), PipelineError> {
         let faces = match frame.faces {
             Some(geometry) => {
                 let upright = outputs.by_model.get(&plan.model);
@@ -192,10 +199,20 @@ impl Pipeline {
             }
             None => Vec::new(),
         };
-        let checked = self.redact_checked(plan, image, faces).await?;
+        let regions = regions_to_hide(plan, redactable, &faces);
+        let checked = self.redact_checked(plan, image, faces, &regions).await?;
         ctx.timings.infer_ms += checked.run_ms;
         let original_bytes = ctx.size.unwrap_or(0).max(0) as u64;
         let written = (self.write_redacted(item, checked.image, original_bytes)).await?;
-        Ok((written, checked.faces))
+        let faces = checked.faces;
+        Ok((written, Hidden { faces, regions }))
     }
+}
+
+/// What one image's redaction hid.
+struct Hidden {
+    /// Every face, any pass, in image pixels.
+    faces: Vec<Detection>,
+    /// The detector boxes hidden whole.
+    regions: Vec<Detection>,
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sightline_core::{CatalogConfig, Catalogs, DecodeMode, DetectorConfig, FaceConfig};
+use sightline_core::{CatalogConfig, Catalogs, DecodeMode, DetectorConfig, FaceConfig, Redact};
 use sightline_vision::face::FaceDecoder;
 use sightline_vision::manifest::{LoadedModel, Task};
 use sightline_vision::{
@@ -103,6 +103,15 @@ pub struct FacePlan {
     pub decoder: FaceDecoder,
 }
 
+impl FacePlan {
+    /// Whether a redacted copy may hide detections with this detector `label` whole
+    /// (`redact_classes`; `person` when unfaced people are hidden).
+    pub fn may_hide(&self, label: &str) -> bool {
+        let people = self.config.redact == Redact::FacesAndUnfacedPeople;
+        self.config.redact_classes.iter().any(|l| l == label) || (people && label == "person")
+    }
+}
+
 /// A catalog ready to run.
 #[derive(Debug, Clone)]
 pub struct CatalogPlan {
@@ -172,7 +181,7 @@ impl CatalogPlan {
             .as_ref()
             .and_then(|c| models.get(c.model).manifest.outputs.embedding_dim)
             .unwrap_or(0);
-        let redacts = faces.as_ref().is_some_and(|f| f.config.redact);
+        let redacts = faces.as_ref().is_some_and(|f| f.config.redact.is_on());
         let min_decode = (cfg.decode == DecodeMode::Scaled && !redacts)
             .then(|| min_decode_size(used.iter().map(|m| m.preprocess())));
         Ok(CatalogPlan {
@@ -225,7 +234,7 @@ impl CatalogPlan {
 
     /// Whether the catalog writes face-redacted copies (the decoded image is kept).
     pub fn redacts(&self) -> bool {
-        self.faces.as_ref().is_some_and(|f| f.config.redact)
+        self.faces.as_ref().is_some_and(|f| f.config.redact.is_on())
     }
 }
 
@@ -288,7 +297,8 @@ fn detector_plan(
     })
 }
 
-/// Face settings checked against the detector (`within` names detector labels).
+/// Face settings checked against the detector (`within`, `redact_classes` and, for
+/// `redact = "faces_and_unfaced_people"`, `person` name detector labels).
 fn face_plan(
     cfg: &FaceConfig,
     detector: Option<&DetectorPlan>,
@@ -297,14 +307,22 @@ fn face_plan(
 ) -> Result<FacePlan, VisionError> {
     let model = models.require(registry, &cfg.model, Task::FaceDetection)?;
     let detector_labels = detector.map(|d| &models.get(d.model).labels);
-    let unknown = cfg
-        .within
-        .iter()
-        .find(|l| detector_labels.is_none_or(|labels| !labels.contains(l)));
-    if let Some(l) = unknown {
+    let people = (cfg.redact == Redact::FacesAndUnfacedPeople).then(|| "person".to_string());
+    let named = [
+        ("within", &cfg.within),
+        ("redact_classes", &cfg.redact_classes),
+    ];
+    let named = named
+        .into_iter()
+        .flat_map(|(k, v)| v.iter().map(move |l| (k, l)));
+    let named = named.chain(people.iter().map(|l| ("redact", l)));
+    let unknown = named
+        .into_iter()
+        .find(|(_, l)| detector_labels.is_none_or(|labels| !labels.contains(l)));
+    if let Some((setting, l)) = unknown {
         return Err(VisionError::Model {
             model: cfg.model.clone(),
-            message: format!("faces.within names {l:?}, not a label of the catalog's detector"),
+            message: format!("faces.{setting} needs {l:?}, not a label of the catalog's detector"),
         });
     }
     Ok(FacePlan {

@@ -1,18 +1,19 @@
-//! Redaction checked by the face model. After the faces are pixelated, the face model
-//! runs again over the redacted image at every quarter turn, and whatever it still finds
-//! at or above the catalog's `min_score` is pixelated in turn, for up to
-//! [`MAX_RECHECKS`] rounds. A pixelated face can still look like one to BlazeFace (the
-//! mosaic keeps dark eye and mouth cells: scores 0.55–0.63 on `camera.jpg`), and a
-//! face-like pattern near the threshold can cross it once its surroundings change. A find
-//! centred in a region already pixelated is that mosaic: pixelated again, not counted as a
-//! face, and no reason for another round; the rounds stop when a round finds no new face.
+//! Redaction checked by the face model. After the faces (and the catalog's detector
+//! boxes) are hidden, the face model runs again over the redacted image at every quarter
+//! turn, and whatever it still finds at or above the catalog's `min_score` is hidden in
+//! turn, for up to [`MAX_RECHECKS`] rounds. A pixelated face can still look like one (the
+//! mosaic keeps dark eye and mouth cells: BlazeFace scores 0.55–0.63 on `camera.jpg`), and
+//! a face-like pattern near the threshold can cross it once its surroundings change. A
+//! find centred in a region already hidden is that region seen again: hidden once more
+//! (its box may reach further), not counted as a face, and no reason for another round;
+//! the rounds stop when a round finds no new face.
 
 use sightline_core::Detection;
-use sightline_vision::{DetectionFilter, ModelOutput, QuarterTurn, RgbImage};
+use sightline_vision::{ModelOutput, QuarterTurn, RgbImage};
 
 use crate::plan::FacePlan;
 use crate::prepare::ModelInput;
-use crate::redact::{redact_faces, REDACT_MARGIN};
+use crate::redact::{hide, REDACT_MARGIN};
 use crate::turns::{faces_to_redact, turned_inputs};
 use crate::{Pipeline, PipelineError};
 
@@ -22,36 +23,39 @@ pub const MAX_RECHECKS: usize = 3;
 /// A redacted image and what it took.
 #[derive(Debug)]
 pub(crate) struct CheckedRedaction {
-    /// The image with every face pixelated.
+    /// The image with every face and region hidden.
     pub image: RgbImage,
-    /// Every face pixelated: the first pass's, and the re-checks' finds outside the
-    /// regions already pixelated, merged by the catalog's NMS (no cap), in image pixels.
+    /// Every face hidden: the first pass's, and the re-checks' finds outside the regions
+    /// already hidden, merged by the catalog's NMS (no cap), in image pixels.
     pub faces: Vec<Detection>,
     /// Milliseconds of the re-check's model runs.
     pub run_ms: f32,
 }
 
 impl Pipeline {
-    /// Pixelates `faces` in `image`, then re-checks it with the face model (see the
-    /// module docs). Without faces there is nothing to re-check: the image is unchanged, so
-    /// the model would find nothing again.
+    /// Hides `faces` and `regions` (detector boxes) in `image`, then re-checks it with the
+    /// face model (see the module docs). With nothing to hide there is nothing to
+    /// re-check: the image is unchanged, so the model would find nothing again.
     pub(crate) async fn redact_checked(
         &self,
         plan: &FacePlan,
         image: RgbImage,
         faces: Vec<Detection>,
+        regions: &[Detection],
     ) -> Result<CheckedRedaction, PipelineError> {
-        if faces.is_empty() {
+        if faces.is_empty() && regions.is_empty() {
             return Ok(CheckedRedaction {
                 image,
                 faces,
                 run_ms: 0.0,
             });
         }
+        let look = plan.config.redact_style;
         let mut all = faces.clone();
+        let hidden = regions.to_vec();
         let mut image = blocking(move || {
             let mut image = image;
-            redact_faces(&mut image, &faces);
+            hide(&mut image, &faces, &hidden, look);
             image
         })
         .await?;
@@ -59,17 +63,18 @@ impl Pipeline {
         for _ in 0..MAX_RECHECKS {
             let (checked, found, ms) = self.faces_in(plan, image).await?;
             run_ms += ms;
-            // A find centred in a pixelated region is that face's mosaic, seen again: it is
-            // pixelated once more (its box may reach further) but is no new face, and only
-            // new faces call for another round.
+            // A find centred in a hidden region is that region seen again: it is hidden
+            // once more (its box may reach further) but is no new face, and only new faces
+            // call for another round.
             let new: Vec<Detection> = found
                 .iter()
-                .filter(|f| !all.iter().any(|a| centre_within(f, a)))
+                .filter(|f| !all.iter().any(|a| centre_within(f, a, REDACT_MARGIN)))
+                .filter(|f| !regions.iter().any(|r| centre_within(f, r, 0.0)))
                 .cloned()
                 .collect();
             image = blocking(move || {
                 let mut image = checked;
-                redact_faces(&mut image, &found);
+                hide(&mut image, &found, &[], look);
                 image
             })
             .await?;
@@ -78,11 +83,7 @@ impl Pipeline {
             }
             all.extend(new);
         }
-        let faces = DetectionFilter {
-            max_detections: usize::MAX,
-            ..plan.filter.clone()
-        }
-        .apply(all);
+        let faces = plan.filter.uncapped().apply(all);
         Ok(CheckedRedaction {
             image,
             faces,
@@ -134,13 +135,11 @@ impl Pipeline {
     }
 }
 
-/// Whether `f`'s centre lies in `a`'s box grown by [`REDACT_MARGIN`] (the pixelated region).
-fn centre_within(f: &Detection, a: &Detection) -> bool {
+/// Whether `f`'s centre lies in `a`'s box grown by `margin` of its size on every side (the
+/// hidden region: [`REDACT_MARGIN`] for a face, 0 for a detector box).
+fn centre_within(f: &Detection, a: &Detection, margin: f32) -> bool {
     let (cx, cy) = ((f.x_min + f.x_max) / 2.0, (f.y_min + f.y_max) / 2.0);
-    let (mx, my) = (
-        (a.x_max - a.x_min) * REDACT_MARGIN,
-        (a.y_max - a.y_min) * REDACT_MARGIN,
-    );
+    let (mx, my) = ((a.x_max - a.x_min) * margin, (a.y_max - a.y_min) * margin);
     (a.x_min - mx..=a.x_max + mx).contains(&cx) && (a.y_min - my..=a.y_max + my).contains(&cy)
 }
 

@@ -1,12 +1,13 @@
-//! The redaction stage: a copy of the image with every face pixelated (found at any
-//! quarter turn, [`crate::turns`], and re-checked, [`crate::recheck`]), written to
+//! The redaction stage: a copy of the image with every face hidden (found at any quarter
+//! turn, [`crate::turns`], and re-checked, [`crate::recheck`]), and the detector boxes the
+//! catalog redacts (`redact_classes`, people without a face), written to
 //! [`redacted_key`] in the results bucket. The original is never touched. The copy is
 //! bounded by a multiple of the original's size ([`CopyLimit`]); a copy over it is not
 //! written, and the row says so in `redaction_skipped`.
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use sightline_core::{Detection, RedactionSkip, WorkItem};
+use sightline_core::{Detection, RedactLook, RedactionSkip, WorkItem};
 use sightline_vision::{
     encode_image_within, redact, EncodeError, EncodeFormat, RedactStyle, RgbImage,
 };
@@ -102,14 +103,21 @@ pub enum Redacted {
     Skipped(RedactionSkip),
 }
 
-/// Pixelates `faces` in `image` ([`REDACT_MARGIN`], the default [`RedactStyle`]). CPU
-/// work: run it on a blocking thread.
-pub fn redact_faces(image: &mut RgbImage, faces: &[Detection]) {
-    let boxes: Vec<[f32; 4]> = faces
-        .iter()
-        .map(|f| [f.x_min, f.y_min, f.x_max, f.y_max])
-        .collect();
-    redact(image, &boxes, RedactStyle::default(), REDACT_MARGIN);
+/// Hides `faces` (each grown by [`REDACT_MARGIN`]) and `regions` (detector boxes, as they
+/// are) in `image`, the way `look` says. CPU work: run it on a blocking thread.
+pub fn hide(image: &mut RgbImage, faces: &[Detection], regions: &[Detection], look: RedactLook) {
+    let style = match look {
+        RedactLook::Fill => RedactStyle::Fill,
+        RedactLook::Pixelate => RedactStyle::Pixelate { block: 8 },
+        RedactLook::Blur => RedactStyle::Blur { radius: 8 },
+    };
+    let boxes = |d: &[Detection]| -> Vec<[f32; 4]> {
+        d.iter()
+            .map(|f| [f.x_min, f.y_min, f.x_max, f.y_max])
+            .collect()
+    };
+    redact(image, &boxes(faces), style, REDACT_MARGIN);
+    redact(image, &boxes(regions), style, 0.0);
 }
 
 /// Encodes the redacted `image` in at most `limit` bytes (`None` when the encoding is

@@ -87,7 +87,7 @@ pub struct Analysis {
     pub redacted_key: Option<String>,
     /// Why the catalog redacts but no copy was written.
     pub redaction_skipped: Option<RedactionSkip>,
-    /// How many faces the redaction pixelated (catalogs that redact).
+    /// How many faces the redaction hid (catalogs that redact).
     pub faces_redacted: Option<i32>,
 }
 

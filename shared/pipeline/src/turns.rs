@@ -7,7 +7,7 @@
 use sightline_core::Detection;
 use sightline_vision::preprocess::LetterboxGeometry;
 use sightline_vision::turn::turn_square_nhwc;
-use sightline_vision::{DetectionFilter, ModelOutput, Preprocess, QuarterTurn};
+use sightline_vision::{ModelOutput, Preprocess, QuarterTurn};
 
 use crate::plan::FacePlan;
 use crate::prepare::ModelInput;
@@ -65,17 +65,14 @@ pub fn faces_to_redact<'a>(
             (plan.decoder).decode(&out.raw, geometry, turn, size, min_score)
         })
         .collect();
-    DetectionFilter {
-        max_detections: usize::MAX,
-        ..plan.filter.clone()
-    }
-    .apply(found)
+    plan.filter.uncapped().apply(found)
 }
 
 #[cfg(test)]
 mod tests {
     use sightline_core::CatalogConfig;
     use sightline_vision::face::{anchors, FaceDecoder, FaceFormat};
+    use sightline_vision::DetectionFilter;
 
     use super::*;
     use crate::plan::ModelId;

@@ -276,6 +276,99 @@ async fn every_redacted_face_is_in_the_row_inside_a_person_or_not() {
     );
 }
 
+/// `cam.png` (256 × 256) through `catalog` with the fake face model finding `faces`: its
+/// row, and the redacted copy beside the original.
+async fn redacted_with(catalog: &str, faces: Vec<[f32; 4]>) -> (ResultRow, RgbCopy) {
+    let h = harness(catalog, settings(16));
+    h.put("cam.png", &checker_png(FACE_SIZE, FACE_SIZE));
+    *h.fake.faces.lock().unwrap() = faces;
+    let report = h.process(&h.messages("cams", &[&["cam.png"]])).await;
+    assert!(report.failed.is_empty(), "{report:?}");
+    let row = h.rows_on_disk().remove(0);
+    let key = row.redacted_key.clone().expect("a redacted copy");
+    let copy = image::open(h.output.path().join(&key)).unwrap().to_rgb8();
+    let original = image::load_from_memory(&checker_png(FACE_SIZE, FACE_SIZE))
+        .unwrap()
+        .to_rgb8();
+    (row, RgbCopy { copy, original })
+}
+
+/// A redacted copy and its original.
+struct RgbCopy {
+    copy: image::RgbImage,
+    original: image::RgbImage,
+}
+
+impl RgbCopy {
+    /// Pixels of `x1..x2` × `y1..y2`: how many changed, and how many colours the copy has.
+    fn inspect(&self, [x1, y1, x2, y2]: [u32; 4]) -> (usize, usize) {
+        let at = (y1..y2).flat_map(|y| (x1..x2).map(move |x| (x, y)));
+        let changed = at
+            .clone()
+            .filter(|&(x, y)| self.copy.get_pixel(x, y) != self.original.get_pixel(x, y))
+            .count();
+        let colours: std::collections::HashSet<_> =
+            at.map(|(x, y)| self.copy.get_pixel(x, y).0).collect();
+        (changed, colours.len())
+    }
+}
+
+/// The fake detector's person, in image pixels, and its weak cup.
+const PERSON: [u32; 4] = [64, 64, 192, 192];
+const CUP: [u32; 4] = [0, 0, 32, 32];
+
+#[tokio::test]
+async fn redact_classes_hide_every_box_of_the_class_and_the_row_reports_it() {
+    // The cup (score 0.1) is kept by its own threshold but left out of the row by the
+    // cap of one detection: the copy hides it whole (one flat colour, no margin), and the
+    // row reports it all the same.
+    let catalog = SECURITY
+        .replace(
+            "model = \"fake_det\"\n",
+            "model = \"fake_det\"\nclass_min_score = { cup = 0.05 }\nmax_detections = 1\n",
+        )
+        .replace("redact = true", "redact = true\nredact_classes = [\"cup\"]");
+    let (row, copy) = redacted_with(&catalog, Vec::new()).await;
+    let cups: Vec<_> = row.detections.iter().filter(|d| d.label == "cup").collect();
+    assert_eq!(cups.len(), 1, "{:?}", row.detections);
+    assert!((cups[0].x_max - 32.0).abs() < 0.5 && (cups[0].score - 0.1).abs() < 1e-3);
+    assert!(row.detections.iter().any(|d| d.label == "person"));
+    assert_eq!(row.faces_redacted, Some(0));
+    let (changed, colours) = copy.inspect(CUP);
+    assert!(
+        changed > 400 && colours == 1,
+        "{changed} changed, {colours} colours"
+    );
+    assert_eq!(
+        copy.inspect([40, 40, 256, 256]).0,
+        0,
+        "nothing else is hidden"
+    );
+}
+
+#[tokio::test]
+async fn unfaced_people_are_hidden_whole_and_people_with_a_face_are_not() {
+    let catalog = SECURITY.replace("redact = true", "redact = \"faces_and_unfaced_people\"");
+    // A face in the corner only: the person has none, so all of it is hidden.
+    let (row, copy) = redacted_with(&catalog, vec![OUTSIDE]).await;
+    let (changed, colours) = copy.inspect(PERSON);
+    assert!(
+        changed > 128 * 128 / 2 && colours == 1,
+        "{changed} changed, {colours} colours"
+    );
+    assert!(row.detections.iter().any(|d| d.label == "person"));
+    // The face inside the person: only the face (and its margin) is hidden.
+    let (row, copy) = redacted_with(&catalog, vec![INSIDE]).await;
+    assert!(faces_of(&row).iter().any(|f| (f.x_min - 112.0).abs() < 1.0));
+    let (_, colours) = copy.inspect(PERSON);
+    assert!(colours > 1, "the person is not hidden whole");
+    assert_eq!(
+        copy.inspect([64, 64, 100, 100]).0,
+        0,
+        "the person's corner stays"
+    );
+}
+
 #[tokio::test]
 async fn only_catalogs_that_redact_run_the_turned_face_passes() {
     for (redact, per_image) in [(false, 1), (true, 4)] {

@@ -111,6 +111,15 @@ pub fn iou(a: &Detection, b: &Detection) -> f32 {
 }
 
 impl DetectionFilter {
+    /// The same filter without its cap: what a redaction hides (the cap bounds what a
+    /// row reports, not what is hidden).
+    pub fn uncapped(&self) -> Self {
+        DetectionFilter {
+            max_detections: usize::MAX,
+            ..self.clone()
+        }
+    }
+
     /// Applies thresholds, class-aware NMS and the cap; returns detections by score,
     /// descending.
     pub fn apply(&self, mut detections: Vec<Detection>) -> Vec<Detection> {

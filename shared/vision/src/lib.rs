@@ -11,7 +11,7 @@
 //! * [`classify`]: softmax, top-k, catalog tags.
 //! * [`face`]: BlazeFace anchor decoding.
 //! * [`detect`]: detector rows → boxes in image pixels, thresholds, class-aware NMS.
-//! * [`redact`]: pixelation or blur of regions (faces) of decoded images.
+//! * [`redact`]: a flat fill, pixelation or blur of regions (faces) of decoded images.
 //! * [`encode`]: decoded images back to PNG or JPEG.
 //! * [`turn`]: quarter turns of square model inputs (rotation-robust face detection).
 

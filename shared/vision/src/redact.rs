@@ -1,5 +1,5 @@
-//! Redaction of image regions such as faces: pixelation (the default) or blur, in place on
-//! the decoder's upright [`RgbImage`].
+//! Redaction of image regions such as faces: a flat fill (the default), pixelation or blur,
+//! in place on the decoder's upright [`RgbImage`].
 //!
 //! Boxes are in the same pixel coordinates as [`sightline_core::Detection`] boxes
 //! (original-image pixels after EXIF orientation); [`PixelRect::covering`] says which
@@ -13,12 +13,16 @@ use crate::RgbImage;
 /// An RGB colour.
 type Rgb = [u8; 3];
 
-/// How [`redact`] hides a region. Both styles are lower-bounded by the region's size so
-/// that the result cannot be read back, whatever the parameter: cells (or the blur
+/// How [`redact`] hides a region. `Pixelate` and `Blur` are lower-bounded by the region's
+/// size so that the result cannot be read back, whatever the parameter: cells (or the blur
 /// radius) are at least 1/[`REDACT_CELLS`] of the longer side of the expanded box (before
 /// clipping to the image), so a box is never more than [`REDACT_CELLS`] cells across.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RedactStyle {
+    /// Replace the whole region by its mean colour: nothing of the face's layout is left
+    /// for a person or a face detector (a mosaic of 8 cells keeps dark eye and mouth cells,
+    /// which independent detectors still score as a face: scripts/privacy_bench.sh).
+    Fill,
     /// Replace each cell of (at least) `block × block` pixels by its mean colour. Cells
     /// are laid out from the clipped region's top-left corner; cells at the right and
     /// bottom take the remainder, so no cell is narrower than the block.
@@ -38,11 +42,9 @@ pub enum RedactStyle {
 pub const REDACT_CELLS: u32 = 8;
 
 impl Default for RedactStyle {
-    /// `Pixelate { block: 8 }`: cells of at least 8 pixels and, per [`REDACT_CELLS`], at
-    /// most 8 cells across the box's longer side (a 200-pixel face becomes 8 × 8 flat
-    /// cells of 25 pixels).
+    /// [`RedactStyle::Fill`], the strongest.
     fn default() -> Self {
-        RedactStyle::Pixelate { block: 8 }
+        RedactStyle::Fill
     }
 }
 
@@ -76,6 +78,7 @@ pub fn redact(img: &mut RgbImage, boxes: &[[f32; 4]], style: RedactStyle, margin
             .ceil()
             .min(f64::from(u32::MAX)) as u32;
         match style {
+            RedactStyle::Fill => c.pixelate(r, r.width().max(r.height())),
             RedactStyle::Pixelate { block } => c.pixelate(r, block.max(floor).max(1)),
             RedactStyle::Blur { radius } => c.blur(r, radius.max(floor)),
         }
@@ -391,6 +394,7 @@ mod tests {
     #[test]
     fn redaction_changes_inside_only() {
         check_redaction(RedactStyle::default());
+        check_redaction(RedactStyle::Fill);
         check_redaction(RedactStyle::Pixelate { block: 0 });
         check_redaction(RedactStyle::Pixelate { block: 16 });
         check_redaction(RedactStyle::Blur { radius: 0 });
@@ -422,9 +426,36 @@ mod tests {
     }
 
     #[test]
+    fn a_fill_is_one_flat_colour_the_mean_of_the_region() {
+        let mut img = textured(64, 64);
+        let region = |x: u32, y: u32| (10..30).contains(&x) && (20..50).contains(&y);
+        let mut sum = [0u64; 3];
+        for (x, y) in (10..30).flat_map(|x| (20..50).map(move |y| (x, y))) {
+            let p = img.pixel(x, y);
+            (0..3).for_each(|k| sum[k] += u64::from(p[k]));
+        }
+        let mean = sum.map(|s| ((s + 300) / 600) as u8);
+        redact(
+            &mut img,
+            &[[10.0, 20.0, 30.0, 50.0]],
+            RedactStyle::Fill,
+            0.0,
+        );
+        for y in 0..64 {
+            for x in 0..64 {
+                assert_eq!(img.pixel(x, y) == mean, region(x, y), "({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
     fn overlapping_and_clipped_boxes() {
         let orig = textured(100, 100);
-        for style in [RedactStyle::default(), RedactStyle::Blur { radius: 2 }] {
+        for style in [
+            RedactStyle::default(),
+            RedactStyle::Pixelate { block: 8 },
+            RedactStyle::Blur { radius: 2 },
+        ] {
             let mut img = orig.clone();
             let boxes = [
                 [10.0, 10.0, 50.0, 50.0],
