@@ -574,3 +574,67 @@ fn eval_detect_names_the_file_and_line_of_a_bad_yolo_label() {
         "{err}"
     );
 }
+
+/// A catalog of your own, given by path, over an Ultralytics-shaped YOLOv8 detector in a
+/// models folder of your own (`SIGHTLINE_MODELS_DIR`, no `catalogs/` in it): its rows carry
+/// the detector's boxes (the fixture's planted outputs, checked against Ultralytics'
+/// post-processing in shared/pipeline/tests/yolo_detectors.rs); a catalog path that is not
+/// there is a clear error.
+#[test]
+fn a_catalog_file_of_your_own_runs_your_own_detector() {
+    let fixtures = repo_root().join("tests/fixtures/models");
+    let models = tempfile::tempdir().unwrap();
+    for f in [
+        "yolov8_fixture.onnx",
+        "yolov8_fixture.toml",
+        "yolo_labels.txt",
+    ] {
+        std::fs::copy(fixtures.join(f), models.path().join(f)).unwrap();
+    }
+    let work = tempfile::tempdir().unwrap();
+    let catalog = work.path().join("boxes.toml");
+    std::fs::write(
+        &catalog,
+        "name = \"boxes\"\n[detector]\nmodel = \"yolov8_fixture\"\nmin_score = 0.25\nnms_iou = 0.45\n",
+    )
+    .unwrap();
+    let (source, out) = (work.path().join("photos"), work.path().join("out"));
+    std::fs::create_dir_all(&source).unwrap();
+    image::RgbImage::from_pixel(500, 375, image::Rgb([90, 140, 200]))
+        .save(source.join("shelf.png"))
+        .unwrap();
+    let run = |catalog: &Path| {
+        Command::new(workspace_bin("sightline"))
+            .args(["--log-format", "text", "run", "--catalog"])
+            .arg(catalog)
+            .arg("--source")
+            .arg(&source)
+            .arg("--output")
+            .arg(&out)
+            .env("SIGHTLINE_MODELS_DIR", models.path())
+            .current_dir(repo_root())
+            .output()
+            .expect("run sightline")
+    };
+    let o = run(&catalog);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = typed_rows(&out);
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(
+        (row.catalog.as_str(), row.model.as_str()),
+        ("boxes", "yolov8_fixture")
+    );
+    let labels: Vec<&str> = row.detections.iter().map(|d| d.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["person", "person", "bicycle", "car", "car"],
+        "{row:?}"
+    );
+    let missing = run(&work.path().join("nope.toml"));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && stderr.contains("nope.toml"),
+        "{stderr}"
+    );
+}

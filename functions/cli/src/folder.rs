@@ -8,9 +8,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use sightline_core::{ResultRow, Settings};
+use sightline_core::{CatalogConfig, Catalogs, ResultRow, Settings};
 use sightline_pipeline::{embedded, Pipeline, WorkerStats};
 use sightline_storage::Store;
+use sightline_vision::manifest::ModelRegistry;
 
 use crate::outcome::Outcome;
 
@@ -20,7 +21,8 @@ pub struct RunArgs {
     /// Folder of images (the "bucket").
     #[arg(long)]
     source: PathBuf,
-    /// Catalog (a file under models/catalogs/).
+    /// Catalog: a name (a file under models/catalogs/), or the path of a catalog file of
+    /// your own (anything ending in `.toml`, e.g. `./my.toml`; its `name` routes it).
     #[arg(long, default_value = "retail")]
     catalog: String,
     /// Folder the results tree (`results/catalog=…/date=…/*.parquet`) is written under.
@@ -126,10 +128,43 @@ pub fn open_embedded(
         bail!("source {} is not a folder", source.display());
     }
     separate_folders(source, output)?;
-    let (src, sink) = embedded::stores(source, catalog, &settings, output);
-    let pipeline = Arc::new(open(settings, src.clone(), sink)?);
-    pipeline.require_catalog(catalog)?;
+    let own = own_catalog(catalog)?;
+    let name = own
+        .as_ref()
+        .map_or(catalog, |c| c.name.as_str())
+        .to_string();
+    let (src, sink) = embedded::stores(source, &name, &settings, output);
+    let pipeline = match own {
+        None => open(settings, src.clone(), sink)?,
+        Some(own) => {
+            let dir = settings.locate_models_dir()?;
+            let shipped = dir.join("catalogs");
+            let mut catalogs = match shipped.is_dir() {
+                true => Catalogs::load_dir(&shipped)?,
+                false => Catalogs::default(),
+            };
+            catalogs.insert(own);
+            Pipeline::builder(settings, src.clone(), sink)
+                .registry(ModelRegistry::new(dir))
+                .catalogs(catalogs)
+                .build()
+                .context("starting the pipeline")?
+        }
+    };
+    let pipeline = Arc::new(pipeline);
+    pipeline.require_catalog(&name)?;
     Ok((pipeline, src))
+}
+
+/// The catalog file `--catalog` names, when it names a file (it ends in `.toml`) rather
+/// than a catalog of the models folder.
+fn own_catalog(catalog: &str) -> Result<Option<CatalogConfig>> {
+    if !catalog.ends_with(".toml") {
+        return Ok(None);
+    }
+    let config = Catalogs::load_file(Path::new(catalog))
+        .with_context(|| format!("--catalog {catalog}: not a catalog file"))?;
+    Ok(Some(config))
 }
 
 /// Refuses an `output` folder equal to, inside, or containing `source` (links

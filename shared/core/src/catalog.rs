@@ -343,6 +343,20 @@ impl Catalogs {
         Ok(Catalogs { by_name })
     }
 
+    /// Reads one catalog file (any path; the catalog is called by its `name`).
+    pub fn load_file(path: &Path) -> Result<CatalogConfig, CoreError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CoreError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        CatalogConfig::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Adds `config`, replacing a catalog of the same name.
+    pub fn insert(&mut self, config: CatalogConfig) {
+        self.by_name.insert(config.name.clone(), config);
+    }
+
     /// Builds a set from configs already in memory.
     pub fn from_configs(configs: impl IntoIterator<Item = CatalogConfig>) -> Self {
         Catalogs {

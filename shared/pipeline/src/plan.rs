@@ -383,7 +383,7 @@ impl CatalogPlans {
 
 #[cfg(test)]
 mod tests {
-    use sightline_vision::{ClassifierPreprocess, Letterbox};
+    use sightline_vision::{ClassifierPreprocess, Layout, Letterbox};
 
     use super::*;
 
@@ -400,6 +400,8 @@ mod tests {
                 size,
                 mean: [0.0; 3],
                 std: [1.0; 3],
+                pad: 0,
+                layout: Layout::Nhwc,
             })
         };
         let only = min_decode_size([classifier.clone()]);

@@ -15,6 +15,7 @@ use ort::value::TensorRef;
 use tokio::sync::oneshot;
 
 use crate::manifest::LoadedModel;
+use crate::yolo::pad_rows;
 use crate::VisionError;
 
 /// Outputs of one model run over a batch of `n` images. Outputs a model does not have
@@ -142,8 +143,14 @@ fn session(
             )))
         }
     }
-    b.commit_from_memory(&model.onnx)
-        .map_err(|e| err(e.to_string()))
+    let session = b
+        .commit_from_memory(&model.onnx)
+        .map_err(|e| err(e.to_string()))?;
+    crate::outlets::check(&session, model).map_err(|e| VisionError::Model {
+        model: model.manifest.name.clone(),
+        message: format!("does not fit its manifest: {e}"),
+    })?;
+    Ok(session)
 }
 
 fn run_one(
@@ -169,6 +176,7 @@ fn run_one(
         n,
         ..ModelOutput::default()
     };
+    let mut detections: Vec<Vec<f32>> = Vec::new();
     for (start, chunk) in input.chunks(per_run * per_image).enumerate() {
         let k = chunk.len() / per_image;
         let shape: Vec<usize> = m
@@ -210,15 +218,43 @@ fn run_one(
                 out.embedding_dim, m.outputs.embedding_dim
             )));
         }
-        let width = take(&m.outputs.detections, &mut out.detections)?;
-        out.detection_rows = width / 6;
+        if let Some(name) = &m.outputs.detections {
+            detections.extend(detector_rows(&outputs, name, k, model).map_err(err)?);
+        }
         out.raw.resize(m.outputs.raw.len(), (0, Vec::new()));
         for (name, (w, values)) in m.outputs.raw.iter().zip(out.raw.iter_mut()) {
             *w = take(&Some(name.clone()), values)?;
         }
     }
+    (out.detections, out.detection_rows) = pad_rows(detections);
     out.run_ms = t.elapsed().as_secs_f32() * 1e3;
     Ok(out)
+}
+
+/// Each of the `k` images' detector rows from the output `name`, read as the manifest's
+/// `outputs.detection_format` says ([`crate::yolo::DetectionFormat::rows`]).
+fn detector_rows(
+    outputs: &ort::session::SessionOutputs<'_>,
+    name: &str,
+    k: usize,
+    model: &LoadedModel,
+) -> Result<Vec<Vec<f32>>, String> {
+    let v = outputs
+        .get(name)
+        .ok_or_else(|| format!("no output named {name:?}"))?;
+    let (shape, data) = v.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+    let dims: Vec<usize> = shape.iter().skip(1).map(|&d| d.max(0) as usize).collect();
+    let width: usize = dims.iter().product();
+    if shape.first().map(|&b| b as usize) != Some(k) || data.len() != k * width {
+        return Err(format!(
+            "output {name:?} has shape {shape:?} for a batch of {k}"
+        ));
+    }
+    let format = model.manifest.outputs.detection_format;
+    data.chunks_exact(width.max(1))
+        .map(|image| format.rows(image, &dims, model.labels.len()))
+        .map(|r| r.map_err(|e| format!("output {name:?}: {e}")))
+        .collect()
 }
 
 impl Engine {

@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use sightline_core::Precision;
 
 use crate::face::{FaceDecoder, FaceFormat};
-use crate::preprocess::{Letterbox, Preprocess};
+use crate::preprocess::{Layout, Letterbox, Preprocess};
+use crate::yolo::DetectionFormat;
 use crate::{ClassifierPreprocess, VisionError};
 
 /// What a model does.
@@ -54,8 +55,8 @@ pub enum PreprocessSpec {
         /// Std per channel on the 0..1 scale.
         std: [f32; 3],
     },
-    /// Aspect-preserving resize into a `size` × `size` black canvas, centred, normalise,
-    /// NHWC (see [`crate::preprocess::Letterbox`]).
+    /// Aspect-preserving resize into a `size` × `size` canvas, centred, normalise, in the
+    /// input's layout (see [`crate::preprocess::Letterbox`]).
     Letterbox {
         /// Canvas side.
         size: u32,
@@ -63,6 +64,10 @@ pub enum PreprocessSpec {
         mean: [f32; 3],
         /// Std per channel on the 0..1 scale.
         std: [f32; 3],
+        /// The padding's pixel value, 0..255 before normalisation (default 0: black;
+        /// Ultralytics pads with 114).
+        #[serde(default)]
+        pad: u8,
     },
 }
 
@@ -77,9 +82,11 @@ pub struct OutputSpec {
     /// The embedding's width `dim` (required with `embedding`): the results table's
     /// `embedding` column has this many values per row for catalogs using this model.
     pub embedding_dim: Option<usize>,
-    /// Decoded detections, `[N, rows, 6]` as `x1, y1, x2, y2, score, class` in input
-    /// pixels (detectors).
+    /// The detector's output (detectors), read as `detection_format` says.
     pub detections: Option<String>,
+    /// How the `detections` output is laid out (default `rows`: decoded `[N, rows, 6]`).
+    #[serde(default)]
+    pub detection_format: DetectionFormat,
     /// Raw outputs returned as they are, in this order (face detectors).
     #[serde(default)]
     pub raw: Vec<String>,
@@ -152,9 +159,22 @@ impl LoadedModel {
                 mean,
                 std,
             }),
-            PreprocessSpec::Letterbox { size, mean, std } => {
-                Preprocess::Letterbox(Letterbox { size, mean, std })
-            }
+            PreprocessSpec::Letterbox {
+                size,
+                mean,
+                std,
+                pad,
+            } => Preprocess::Letterbox(Letterbox {
+                size,
+                mean,
+                std,
+                pad,
+                layout: if self.manifest.input.layout == "nchw" {
+                    Layout::Nchw
+                } else {
+                    Layout::Nhwc
+                },
+            }),
         }
     }
 
@@ -273,7 +293,7 @@ impl ModelRegistry {
                 manifest.input.layout == "nchw" && o.logits.is_some()
             }
             (Task::Detection, PreprocessSpec::Letterbox { .. }) => {
-                manifest.input.layout == "nhwc" && o.detections.is_some()
+                ["nhwc", "nchw"].contains(&manifest.input.layout.as_str()) && o.detections.is_some()
             }
             (Task::FaceDetection, PreprocessSpec::Letterbox { size, .. }) => {
                 manifest.input.layout == "nhwc"
@@ -291,7 +311,7 @@ impl ModelRegistry {
         }
         if !consistent {
             return Err(err("task, preprocessing kind, layout and outputs do not fit together \
-                 (classification: center_crop, nchw, logits; detection: letterbox, nhwc, detections; \
+                 (classification: center_crop, nchw, logits; detection: letterbox, nhwc or nchw, detections; \
                  face_detection: letterbox, nhwc, raw: 4 BlazeFace outputs at size 256 or 3 \
                  CenterFace outputs, heatmap, scale, offset, at a size that is a multiple of 32)"
                 .into()));

@@ -73,10 +73,12 @@ impl LetterboxGeometry {
     }
 }
 
-/// Aspect-preserving resize into a black `size` × `size` canvas, centred (the CenterNet
-/// reference: `s = min(size/W, size/H)`, resized to `(round(W·s), round(H·s))` with
-/// Pillow's bilinear filter, pasted at `((size − w′) / 2, (size − h′) / 2)`), then
-/// `(p / 255 − mean) / std` per channel, NHWC. Padding stays 0 after normalisation.
+/// Aspect-preserving resize into a `size` × `size` canvas of the pixel value `pad`,
+/// centred (the CenterNet reference, and Ultralytics' `LetterBox` with `center=True`:
+/// `s = min(size/W, size/H)`, resized to `(round(W·s), round(H·s))` with Pillow's bilinear
+/// filter, pasted at `((size − w′) / 2, (size − h′) / 2)` rounded down, which equals
+/// Ultralytics' `round(d − 0.1)`), then `(p / 255 − mean) / std` per channel, padding
+/// included, in `layout` order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Letterbox {
     /// Canvas side.
@@ -85,6 +87,22 @@ pub struct Letterbox {
     pub mean: [f32; 3],
     /// Std per channel on the 0..1 scale.
     pub std: [f32; 3],
+    /// The padding's pixel value before normalisation (0: black, CenterNet and the face
+    /// models; 114: Ultralytics).
+    pub pad: u8,
+    /// Tensor layout.
+    pub layout: Layout,
+}
+
+/// The order of a model input's axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Batch, height, width, channels (TF-style exports; the face models' quarter turns
+    /// need it).
+    #[default]
+    Nhwc,
+    /// Batch, channels, height, width (PyTorch exports: Ultralytics, timm, torchvision).
+    Nchw,
 }
 
 impl Letterbox {
@@ -118,16 +136,35 @@ impl Letterbox {
                 ((v as f64 / 255.0 - self.mean[c] as f64) / self.std[c] as f64) as f32
             })
         });
-        out.fill(0.0);
-        for y in 0..h {
-            let row = &mut out[((y + dy) * size + dx) * 3..((y + dy) * size + dx + w) * 3];
-            for (o, p) in row
-                .chunks_exact_mut(3)
-                .zip(px[y * w * 3..(y + 1) * w * 3].chunks_exact(3))
-            {
-                o[0] = lut[0][p[0] as usize];
-                o[1] = lut[1][p[1] as usize];
-                o[2] = lut[2][p[2] as usize];
+        let pad = self.pad as usize;
+        match self.layout {
+            Layout::Nhwc => {
+                for o in out.chunks_exact_mut(3) {
+                    (0..3).for_each(|c| o[c] = lut[c][pad]);
+                }
+                for y in 0..h {
+                    let at = ((y + dy) * size + dx) * 3;
+                    let row = &mut out[at..at + w * 3];
+                    for (o, p) in row
+                        .chunks_exact_mut(3)
+                        .zip(px[y * w * 3..(y + 1) * w * 3].chunks_exact(3))
+                    {
+                        (0..3).for_each(|c| o[c] = lut[c][p[c] as usize]);
+                    }
+                }
+            }
+            Layout::Nchw => {
+                let plane = size * size;
+                for (c, channel) in out.chunks_exact_mut(plane).enumerate() {
+                    channel.fill(lut[c][pad]);
+                    for y in 0..h {
+                        let at = (y + dy) * size + dx;
+                        let src = px[y * w * 3..(y + 1) * w * 3].chunks_exact(3);
+                        for (o, p) in channel[at..at + w].iter_mut().zip(src) {
+                            *o = lut[c][p[c] as usize];
+                        }
+                    }
+                }
             }
         }
         LetterboxGeometry {
@@ -221,6 +258,34 @@ impl ClassifierPreprocess {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_letterbox_pads_with_its_value_in_either_layout() {
+        // 8 × 4 red image into 8 × 8: scale 1, rows 2..6, padding 114 (Ultralytics).
+        let img = RgbImage::filled(8, 4, [255, 0, 0]);
+        let boxed = |layout| {
+            let lb = Letterbox {
+                size: 8,
+                mean: [0.0; 3],
+                std: [1.0; 3],
+                pad: 114,
+                layout,
+            };
+            let mut out = vec![f32::NAN; lb.tensor_len()];
+            let g = lb.run(&img, &mut out);
+            assert_eq!((g.scale, g.dx, g.dy), (1.0, 0.0, 2.0));
+            out
+        };
+        let pad = 114.0 / 255.0;
+        let nhwc = boxed(Layout::Nhwc);
+        assert_eq!(&nhwc[..3], &[pad; 3], "top padding, one pixel's 3 channels");
+        assert_eq!(&nhwc[2 * 8 * 3..2 * 8 * 3 + 3], &[1.0, 0.0, 0.0]);
+        let nchw = boxed(Layout::Nchw);
+        let (red, green) = (&nchw[..64], &nchw[64..128]);
+        assert_eq!((red[0], red[2 * 8], red[6 * 8]), (pad, 1.0, pad));
+        assert_eq!((green[0], green[2 * 8]), (pad, 0.0));
+        assert!(nchw.iter().all(|v| v.is_finite()));
+    }
 
     fn pp() -> ClassifierPreprocess {
         ClassifierPreprocess {

@@ -155,6 +155,8 @@ fn decode_and_preprocess_stay_within_their_estimates() {
             size: 512,
             mean: [0.0; 3],
             std: [1.0; 3],
+            pad: 0,
+            layout: sightline_vision::Layout::Nhwc,
         }),
     ];
     for (name, bytes) in cases {

@@ -428,8 +428,26 @@ pub struct RealPipeline {
 }
 
 impl RealPipeline {
-    /// Runs `catalogs`, with `infer_batch` images per model run.
+    /// Runs `catalogs` over the shipped models, with `infer_batch` images per model run.
     pub fn new(catalogs: impl IntoIterator<Item = CatalogConfig>, infer_batch: usize) -> Self {
+        Self::with_models(repo().join("models"), catalogs, infer_batch)
+    }
+
+    /// Runs `catalogs` over the models folder `models`.
+    pub fn with_models(
+        models: std::path::PathBuf,
+        catalogs: impl IntoIterator<Item = CatalogConfig>,
+        infer_batch: usize,
+    ) -> Self {
+        Self::try_with_models(models, catalogs, infer_batch).unwrap()
+    }
+
+    /// As [`RealPipeline::with_models`], or the error that stops the pipeline's start.
+    pub fn try_with_models(
+        models: std::path::PathBuf,
+        catalogs: impl IntoIterator<Item = CatalogConfig>,
+        infer_batch: usize,
+    ) -> Result<Self, sightline_pipeline::PipelineError> {
         let (source, output) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let settings = Settings {
             infer_batch,
@@ -442,15 +460,14 @@ impl RealPipeline {
             Store::Local(LocalStore::new(source.path())),
             Store::Local(LocalStore::new(output.path())),
         )
-        .registry(ModelRegistry::new(repo().join("models")))
+        .registry(ModelRegistry::new(models))
         .catalogs(Catalogs::from_configs(catalogs))
-        .build()
-        .unwrap();
-        RealPipeline {
+        .build()?;
+        Ok(RealPipeline {
             pipeline,
             source,
             output,
-        }
+        })
     }
 }
 
