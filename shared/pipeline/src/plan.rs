@@ -151,10 +151,11 @@ impl CatalogPlan {
                 let model = models.require(registry, &c.manifest_name(), Task::Classification);
                 let model = model.map_err(in_catalog)?;
                 let labels = models.get(model).labels.clone();
+                let scores = models.get(model).manifest.outputs.scores;
                 let classifier = Classifier::new(c.clone(), labels, &cfg.tags_by_label());
                 Some(ClassifierPlan {
                     model,
-                    classifier: classifier.map_err(in_catalog)?,
+                    classifier: classifier.map_err(in_catalog)?.reading(scores),
                 })
             }
             None => None,

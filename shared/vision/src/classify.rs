@@ -6,12 +6,38 @@ use sightline_core::{ClassifierConfig, Label};
 
 use crate::VisionError;
 
-/// Turns one image's logits into labels and tags for a catalog.
+/// What a classifier's output holds (manifest `outputs.scores`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreKind {
+    /// Raw scores: a softmax makes them probabilities (the default; torchvision, timm).
+    #[default]
+    Logits,
+    /// Probabilities already (a softmax inside the graph: Ultralytics classify exports).
+    Probabilities,
+    /// Multi-label logits: each class's own sigmoid, independent of the others (attribute
+    /// and tag models); `top_k`, `min_score` and `tag_min_score` apply to each class.
+    Sigmoid,
+}
+
+impl ScoreKind {
+    /// One image's class scores (0..1) from the model's output.
+    pub fn scores(self, output: &[f32]) -> Vec<f32> {
+        match self {
+            ScoreKind::Logits => softmax(output),
+            ScoreKind::Probabilities => output.to_vec(),
+            ScoreKind::Sigmoid => output.iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect(),
+        }
+    }
+}
+
+/// Turns one image's classifier output into labels and tags for a catalog.
 #[derive(Debug, Clone)]
 pub struct Classifier {
     config: ClassifierConfig,
     labels: Vec<String>,
     tags_by_class: HashMap<usize, Vec<String>>,
+    scores: ScoreKind,
 }
 
 /// One image's classification.
@@ -83,7 +109,14 @@ impl Classifier {
             config,
             labels,
             tags_by_class,
+            scores: ScoreKind::Logits,
         })
+    }
+
+    /// The same classifier reading its model's output as `kind` (default: logits).
+    pub fn reading(mut self, kind: ScoreKind) -> Self {
+        self.scores = kind;
+        self
     }
 
     /// The catalog's classifier settings.
@@ -91,9 +124,9 @@ impl Classifier {
         &self.config
     }
 
-    /// Labels and tags for one image's logits.
-    pub fn classify(&self, logits: &[f32]) -> Classification {
-        self.classify_probabilities(&softmax(logits))
+    /// Labels and tags for one image's model output (read as [`Classifier::reading`] says).
+    pub fn classify(&self, output: &[f32]) -> Classification {
+        self.classify_probabilities(&self.scores.scores(output))
     }
 
     /// Labels and tags for one image's class probabilities (a head's output).
@@ -171,5 +204,39 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("sandals"));
+    }
+
+    #[test]
+    fn outputs_are_read_as_their_kind() {
+        let labels: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let c = Classifier::new(cfg(3, 0.0, 0.2), labels, &HashMap::new()).unwrap();
+        let scores = |c: &Classifier, out: &[f32]| -> Vec<(String, f32)> {
+            let labels = c.classify(out).labels.into_iter();
+            labels
+                .map(|l| (l.label, (l.score * 1e4).round() / 1e4))
+                .collect()
+        };
+        let probs = [0.2, 0.7, 0.1];
+        let read = c.clone().reading(ScoreKind::Probabilities);
+        assert_eq!(
+            scores(&read, &probs),
+            [("b".into(), 0.7), ("a".into(), 0.2), ("c".into(), 0.1)]
+        );
+        let soft = scores(&c, &probs);
+        assert_eq!(
+            soft[0],
+            ("b".into(), 0.464),
+            "the default softmaxes: {soft:?}"
+        );
+        let multi = c.reading(ScoreKind::Sigmoid);
+        let got = scores(&multi, &[2.0, 0.0, -2.0]);
+        assert_eq!(
+            got,
+            [
+                ("a".into(), 0.8808),
+                ("b".into(), 0.5),
+                ("c".into(), 0.1192)
+            ]
+        );
     }
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use sightline_core::Precision;
 
+use crate::classify::ScoreKind;
 use crate::face::{FaceDecoder, FaceFormat};
 use crate::preprocess::{Layout, Letterbox, Preprocess};
 use crate::yolo::DetectionFormat;
@@ -75,8 +76,11 @@ pub enum PreprocessSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
-    /// Raw class scores, `[N, classes]` (classifiers).
+    /// Class scores, `[N, classes]` (classifiers), read as `scores` says.
     pub logits: Option<String>,
+    /// What the `logits` output holds (default `logits`; `probabilities`; `sigmoid`).
+    #[serde(default)]
+    pub scores: ScoreKind,
     /// Embedding, `[N, dim]`, if the model exposes one.
     pub embedding: Option<String>,
     /// The embedding's width `dim` (required with `embedding`): the results table's

@@ -1,10 +1,12 @@
-//! Ultralytics YOLO detect exports through the real pipeline (ONNX Runtime in process,
+//! Ultralytics YOLO exports through the real pipeline (ONNX Runtime in process,
 //! loaded from `.cache/onnxruntime` or `SIGHTLINE_ORT_DYLIB`): the fixtures of
 //! `tests/fixtures/models` have a real export's tensor layout (NCHW input padded with 114;
 //! YOLOv8 `[1, 4 + classes, 8400]`, YOLOv5 `[1, 6300, 5 + classes]`) and planted outputs,
 //! and every row's detections equal what Ultralytics' own `non_max_suppression` and
 //! `scale_boxes` give for them (`expected_yolo.json`, computed by
 //! `make_yolo_fixtures.py`): boxes within 1 px in original pixels, scores within 1e-4.
+//! The classify fixture (a real graph: channel means, a linear layer, softmax) labels the
+//! fixture photos as Ultralytics' `classify_transforms` and its in-graph softmax do.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,7 +20,7 @@ use support::{repo, success_rows, RealPipeline};
 struct Expected {
     label: String,
     score: f32,
-    #[serde(rename = "box")]
+    #[serde(rename = "box", default)]
     bbox: [f32; 4],
 }
 
@@ -129,4 +131,36 @@ fn a_model_that_does_not_fit_its_manifest_stops_the_start_with_a_clear_error() {
     );
     let format = start_error(|m| m.replace("\"yolov8\"", "\"yolov5\""));
     assert!(format.contains("[N, anchors, 5 + classes]"), "{format}");
+}
+
+#[tokio::test]
+async fn a_yolo_classify_export_gives_its_own_probabilities() {
+    let fixtures = repo().join("tests/fixtures/models");
+    let expected: std::collections::HashMap<String, Vec<Expected>> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("expected_yolo_cls.json")).unwrap(),
+    )
+    .unwrap();
+    let toml = "name = \"cls\"\n[classifier]\nmodel = \"yolov8cls_fixture\"\ntop_k = 4\n";
+    let catalog = CatalogConfig::from_toml(toml, "test").unwrap();
+    let real = RealPipeline::with_models(fixtures, [catalog], 4);
+    let mut keys = Vec::new();
+    for name in expected.keys() {
+        let key = format!("incoming/cls/{name}");
+        let path = real.source.path().join(&key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::copy(repo().join("tests/fixtures/images").join(name), path).unwrap();
+        keys.push(key);
+    }
+    let rows = success_rows(&real.pipeline, &keys).await;
+    for (name, want) in &expected {
+        let row = &rows[&format!("incoming/cls/{name}")];
+        assert_eq!(row.labels.len(), 4, "{name}");
+        for (got, want) in row.labels.iter().zip(want) {
+            assert!(
+                got.label == want.label && (got.score - want.score).abs() <= 1e-4,
+                "{name}: got {got:?}, want {want:?} (all: {:?})",
+                row.labels
+            );
+        }
+    }
 }
