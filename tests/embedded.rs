@@ -575,46 +575,77 @@ fn eval_detect_names_the_file_and_line_of_a_bad_yolo_label() {
     );
 }
 
-/// A catalog of your own, given by path, over an Ultralytics-shaped YOLOv8 detector in a
-/// models folder of your own (`SIGHTLINE_MODELS_DIR`, no `catalogs/` in it): its rows carry
-/// the detector's boxes (the fixture's planted outputs, checked against Ultralytics'
-/// post-processing in shared/pipeline/tests/yolo_detectors.rs); a catalog path that is not
-/// there is a clear error.
+/// Ultralytics exports of your own (the detect and classify fixtures: their tensor
+/// layouts and metadata) imported with nothing but `--name` into a models folder of your
+/// own (`SIGHTLINE_MODELS_DIR`, no `catalogs/` in it), then run by a catalog file given by
+/// path: the rows carry the detector's boxes and the classifier's labels (the fixtures'
+/// outputs, checked against Ultralytics' own post-processing in
+/// shared/pipeline/tests/ultralytics_exports.rs). A second import under the same name is
+/// refused, and a catalog path that is not there is a clear error.
 #[test]
-fn a_catalog_file_of_your_own_runs_your_own_detector() {
+fn imported_ultralytics_exports_run_from_a_catalog_file_of_your_own() {
     let fixtures = repo_root().join("tests/fixtures/models");
     let models = tempfile::tempdir().unwrap();
-    for f in [
-        "yolov8_fixture.onnx",
-        "yolov8_fixture.toml",
-        "yolo_labels.txt",
-    ] {
-        std::fs::copy(fixtures.join(f), models.path().join(f)).unwrap();
-    }
-    let work = tempfile::tempdir().unwrap();
-    let catalog = work.path().join("boxes.toml");
-    std::fs::write(
-        &catalog,
-        "name = \"boxes\"\n[detector]\nmodel = \"yolov8_fixture\"\nmin_score = 0.25\nnms_iou = 0.45\n",
-    )
-    .unwrap();
-    let (source, out) = (work.path().join("photos"), work.path().join("out"));
-    std::fs::create_dir_all(&source).unwrap();
-    image::RgbImage::from_pixel(500, 375, image::Rgb([90, 140, 200]))
-        .save(source.join("shelf.png"))
-        .unwrap();
-    let run = |catalog: &Path| {
+    let sightline = |args: &[&std::ffi::OsStr]| {
         Command::new(workspace_bin("sightline"))
-            .args(["--log-format", "text", "run", "--catalog"])
-            .arg(catalog)
-            .arg("--source")
-            .arg(&source)
-            .arg("--output")
-            .arg(&out)
+            .args(["--log-format", "text"])
+            .args(args)
             .env("SIGHTLINE_MODELS_DIR", models.path())
             .current_dir(repo_root())
             .output()
             .expect("run sightline")
+    };
+    let import = |file: &str, name: &str| {
+        let file = fixtures.join(file);
+        sightline(&[
+            "models".as_ref(),
+            "import".as_ref(),
+            file.as_os_str(),
+            "--name".as_ref(),
+            name.as_ref(),
+        ])
+    };
+    for (file, name) in [
+        ("yolov8_fixture.onnx", "shelf_boxes"),
+        ("yolov8cls_fixture.onnx", "shelf_colour"),
+    ] {
+        let o = import(file, name);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let again = import("yolov8_fixture.onnx", "shelf_boxes");
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let manifest = std::fs::read_to_string(models.path().join("shelf_boxes.toml")).unwrap();
+    assert!(
+        manifest.contains("detection_format = \"yolov8\"") && manifest.contains("pad = 114"),
+        "{manifest}"
+    );
+
+    let work = tempfile::tempdir().unwrap();
+    let catalog = work.path().join("shelves.toml");
+    std::fs::write(
+        &catalog,
+        "name = \"shelves\"\n[classifier]\nmodel = \"shelf_colour\"\ntop_k = 2\n\
+         [detector]\nmodel = \"shelf_boxes\"\nmin_score = 0.25\nnms_iou = 0.45\n",
+    )
+    .unwrap();
+    let (source, out) = (work.path().join("photos"), work.path().join("out"));
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::copy(
+        fixtures_dir().join("images/chelsea.jpg"),
+        source.join("chelsea.jpg"),
+    )
+    .unwrap();
+    let run = |catalog: &Path| {
+        let args = [
+            "run".as_ref(),
+            "--catalog".as_ref(),
+            catalog.as_os_str(),
+            "--source".as_ref(),
+            source.as_os_str(),
+            "--output".as_ref(),
+            out.as_os_str(),
+        ];
+        sightline(&args)
     };
     let o = run(&catalog);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -623,13 +654,19 @@ fn a_catalog_file_of_your_own_runs_your_own_detector() {
     let row = &rows[0];
     assert_eq!(
         (row.catalog.as_str(), row.model.as_str()),
-        ("boxes", "yolov8_fixture")
+        ("shelves", "shelf_colour+shelf_boxes")
     );
     let labels: Vec<&str> = row.detections.iter().map(|d| d.label.as_str()).collect();
     assert_eq!(
         labels,
         ["person", "person", "bicycle", "car", "car"],
         "{row:?}"
+    );
+    assert_eq!(row.labels[0].label, "red", "{:?}", row.labels);
+    assert!(
+        (row.labels[0].score - 0.9986).abs() < 1e-3,
+        "{:?}",
+        row.labels
     );
     let missing = run(&work.path().join("nope.toml"));
     let stderr = String::from_utf8_lossy(&missing.stderr);

@@ -13,6 +13,7 @@ mod compact;
 mod demo;
 mod eval;
 mod folder;
+mod import;
 mod logging;
 mod models;
 mod outcome;
@@ -136,7 +137,7 @@ async fn dispatch(command: Command) -> Result<Outcome> {
         Command::EvalDetect(args) => done(eval::detect(settings, args).await),
         Command::Report(args) => report::run(settings, args).await,
         Command::Retrain(args) => retrain::run(settings, args).await,
-        Command::Models(args) => models::run(args).await,
+        Command::Models(args) => models::run(settings, args).await,
         Command::Compact(args) => done(compact::run(settings, args).await),
         Command::BenchInfer {
             model,

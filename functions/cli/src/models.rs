@@ -1,10 +1,14 @@
-//! `sightline models list|show|promote|rollback`: the registry of a catalog.
+//! `sightline models list|show|promote|rollback`: the registry of a catalog's heads;
+//! `sightline models import|inspect`: ONNX models of your own ([`crate::import`]).
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use sightline_registry::{Alias, HeadManifest, Registry};
 
+use sightline_core::Settings;
+
 use crate::bucket::BucketArgs;
+use crate::import::{self, ImportArgs};
 use crate::outcome::Outcome;
 
 /// Arguments of `sightline models`.
@@ -17,6 +21,12 @@ pub struct ModelsArgs {
 /// What `sightline models` does.
 #[derive(Subcommand)]
 enum Action {
+    /// Add an ONNX model of your own to the models folder (SIGHTLINE_MODELS_DIR or
+    /// models/): writes NAME.onnx, NAME_labels.txt and the manifest NAME.toml, drafted from
+    /// the file (Ultralytics exports need only --name), then loads and checks it.
+    Import(ImportArgs),
+    /// Print an ONNX file's tensors and metadata, and the manifest `import` would write.
+    Inspect(ImportArgs),
     /// Every version of a catalog, its validation numbers and its role.
     List(Target),
     /// One version's manifest and model card (default: the champion).
@@ -66,8 +76,10 @@ impl Target {
 }
 
 /// Runs `sightline models`.
-pub async fn run(a: ModelsArgs) -> Result<Outcome> {
+pub async fn run(settings: Settings, a: ModelsArgs) -> Result<Outcome> {
     match a.action {
+        Action::Import(i) => import::import(&settings, &i)?,
+        Action::Inspect(i) => import::inspect(&settings, &i)?,
         Action::List(t) => list(&t).await?,
         Action::Show { target, version } => show(&target, version).await?,
         Action::Promote {

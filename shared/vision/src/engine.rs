@@ -107,6 +107,17 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Creates a CPU session for `model` and checks it against its manifest (what the engine
+/// does for every model at start-up), for `sightline models import`.
+pub fn check_model(env: &Environment, model: &LoadedModel) -> Result<(), VisionError> {
+    let cfg = EngineConfig {
+        threads: 1,
+        intra_threads: 1,
+        execution_provider: "cpu".into(),
+    };
+    session(env, model, &cfg).map(drop)
+}
+
 fn session(
     env: &Environment,
     model: &LoadedModel,

@@ -31,6 +31,7 @@ pub mod encode;
 pub mod engine;
 pub mod face;
 pub mod head;
+pub mod import;
 pub mod manifest;
 mod outlets;
 pub mod preprocess;
