@@ -675,3 +675,112 @@ fn imported_ultralytics_exports_run_from_a_catalog_file_of_your_own() {
         "{stderr}"
     );
 }
+
+/// An encoder without logits (the embedding fixture: as a DINOv2 or CLIP image tower,
+/// `[N, 8]` out, no classes), imported with `--task embedding`: its rows carry the
+/// embedding and no labels; `sightline retrain` trains a head on those embeddings from a
+/// labels file; new photos are then labelled by that head.
+#[test]
+fn an_imported_encoder_without_logits_feeds_retrain() {
+    let models = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let sightline = |args: &[&std::ffi::OsStr]| {
+        let o = Command::new(workspace_bin("sightline"))
+            .args(["--log-format", "text"])
+            .args(args)
+            .env("SIGHTLINE_MODELS_DIR", models.path())
+            .current_dir(repo_root())
+            .output()
+            .expect("run sightline");
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "{args:?}:\n{text}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        text
+    };
+    let encoder = repo_root().join("tests/fixtures/models/embed_fixture.onnx");
+    let args = ["models", "import"].map(std::ffi::OsStr::new);
+    let flags = ["--name", "colour_encoder", "--task", "embedding"].map(std::ffi::OsStr::new);
+    sightline(&[&args[..], &[encoder.as_os_str()], &flags[..]].concat());
+    std::fs::create_dir_all(models.path().join("catalogs")).unwrap();
+    std::fs::write(
+        models.path().join("catalogs/colours.toml"),
+        "name = \"colours\"\n[classifier]\nmodel = \"colour_encoder\"\ntop_k = 3\n",
+    )
+    .unwrap();
+    // 36 photos, 12 per colour, each with its own noise; labels by file name.
+    let (photos, out) = (work.path().join("photos"), work.path().join("out"));
+    std::fs::create_dir_all(&photos).unwrap();
+    let colours = [
+        ("red", [200u8, 40, 40]),
+        ("green", [40, 190, 60]),
+        ("blue", [30, 60, 210]),
+    ];
+    let mut labels = String::from("file,label\n");
+    let photo = |path: &Path, base: [u8; 3], seed: u32| {
+        let img = image::RgbImage::from_fn(48, 40, |x, y| {
+            let n = (x * 7 + y * 13 + seed * 31) % 41;
+            image::Rgb(base.map(|c| c.saturating_add(n as u8).saturating_sub(20)))
+        });
+        img.save(path).unwrap();
+    };
+    for (k, (name, base)) in colours.iter().enumerate() {
+        for i in 0..12u32 {
+            let file = format!("{name}_{i:02}.png");
+            photo(&photos.join(&file), *base, i + 100 * k as u32);
+            labels.push_str(&format!("{file},{name}\n"));
+        }
+    }
+    let labels_file = work.path().join("labels.csv");
+    std::fs::write(&labels_file, labels).unwrap();
+    let run = |source: &Path| {
+        let a = ["run", "--catalog", "colours", "--source"].map(std::ffi::OsStr::new);
+        let b = [source.as_os_str(), "--output".as_ref(), out.as_os_str()];
+        sightline(&[&a[..], &b[..]].concat());
+    };
+    run(&photos);
+    let rows = typed_rows(&out);
+    assert_eq!(rows.len(), 36);
+    for r in &rows {
+        assert!(r.error_kind.is_none() && r.labels.is_empty(), "{r:?}");
+        assert_eq!(r.embedding.as_ref().map(Vec::len), Some(8), "{r:?}");
+    }
+    let a = ["retrain", "--catalog", "colours", "--output"].map(std::ffi::OsStr::new);
+    let b = [
+        out.as_os_str(),
+        "--labels".as_ref(),
+        labels_file.as_os_str(),
+        "--json".as_ref(),
+    ];
+    let outcome: serde_json::Value = serde_json::from_str(
+        sightline(&[&a[..], &b[..]].concat())
+            .trim()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(outcome["promoted"], true, "{outcome}");
+    // New photos: labelled by the head.
+    let new = work.path().join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    for (k, (name, base)) in colours.iter().enumerate() {
+        photo(
+            &new.join(format!("new_{name}.png")),
+            *base,
+            7 + 50 * k as u32,
+        );
+    }
+    run(&new);
+    let rows = typed_rows(&out);
+    for (name, _) in colours {
+        let row = rows
+            .iter()
+            .find(|r| r.key.ends_with(&format!("new_{name}.png")))
+            .unwrap();
+        assert!(row.model.contains("head"), "{row:?}");
+        assert_eq!(row.labels[0].label, name, "{:?}", row.labels);
+    }
+}

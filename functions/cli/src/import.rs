@@ -27,7 +27,8 @@ pub struct ImportArgs {
     /// Label file, one class per line (Ultralytics exports carry theirs).
     #[arg(long)]
     labels: Option<PathBuf>,
-    /// `classification` or `detection`, when the file does not say.
+    /// `classification`, `detection` or `embedding` (an encoder without logits), when the
+    /// file does not say.
     #[arg(long)]
     task: Option<String>,
     /// Classifiers: shorter side after the resize (default: the crop).

@@ -4,7 +4,7 @@
 //! YOLOv8 `[1, 4 + classes, 8400]`, YOLOv5 `[1, 6300, 5 + classes]`) and planted outputs,
 //! and every row's detections equal what Ultralytics' own `non_max_suppression` and
 //! `scale_boxes` give for them (`expected_yolo.json`, computed by
-//! `make_yolo_fixtures.py`): boxes within 1 px in original pixels, scores within 1e-4.
+//! `make_model_fixtures.py`): boxes within 1 px in original pixels, scores within 1e-4.
 //! The classify fixture (a real graph: channel means, a linear layer, softmax) labels the
 //! fixture photos as Ultralytics' `classify_transforms` and its in-graph softmax do.
 

@@ -75,7 +75,8 @@ pub struct ImportOptions {
     pub labels_file: String,
     /// Class names (one per class), when the file's metadata has none.
     pub labels: Option<Vec<String>>,
-    /// `classification` or `detection`, when the metadata does not say.
+    /// `classification`, `detection` or `embedding` (an encoder without logits: rows store
+    /// its embedding, heads train on it), when the metadata does not say.
     pub task: Option<String>,
     /// Classifiers: shorter side after the resize (default: the crop, Ultralytics' way).
     pub resize_shorter: Option<u32>,
@@ -158,7 +159,12 @@ pub fn draft_manifest(
         }
     };
     let named = sig.metadata.get("names").and_then(|n| parse_names(n));
-    let Some(labels) = opts.labels.clone().or(named) else {
+    let task = opts
+        .task
+        .clone()
+        .or_else(|| sig.metadata.get("task").cloned());
+    let encoder = task.as_deref() == Some("embedding");
+    let Some(labels) = opts.labels.clone().or(named).or(encoder.then(Vec::new)) else {
         return Err(
             "the file has no `names` metadata: give --labels FILE (one class per line)".into(),
         );
@@ -223,14 +229,34 @@ pub fn draft_manifest(
                 input.name, output.name, head = "{head}"
             )
         }
+        Some("embedding") => {
+            let crop = opts.crop.unwrap_or(size);
+            let resize = opts.resize_shorter.unwrap_or(crop);
+            let dim = match output.shape[..] {
+                [_, d] if d > 0 => d,
+                _ => {
+                    return Err(format!(
+                        "output {:?} has shape {:?}: an embedding is [N, dim] with a fixed dim",
+                        output.name, output.shape
+                    ))
+                }
+            };
+            format!(
+                "task = \"classification\"\n{head}\n[input]\nname = {:?}\nlayout = \"{layout}\"\nshape = {shape}\n\n\
+                 [preprocess]\nkind = \"center_crop\"\nresize_shorter = {resize}\ncrop = {crop}\nmean = {mean:?}\nstd = {std:?}\n\n\
+                 [outputs]\n# No logits: rows store the embedding; `sightline retrain` trains a head on it.\n\
+                 embedding = {:?}\nembedding_dim = {dim}\n",
+                input.name, output.name, head = "{head}"
+            )
+        }
         Some(other) => {
             return Err(format!(
-                "task {other:?}: import knows classify / classification and detect / detection"
+                "task {other:?}: import knows classify / classification, detect / detection and embedding"
             ))
         }
         None => {
             return Err(
-                "the file does not say its task: give --task classification or --task detection"
+                "the file does not say its task: give --task classification, detection or embedding"
                     .into(),
             )
         }
@@ -356,6 +382,8 @@ mod tests {
         assert!(
             c.manifest.contains("scores = \"probabilities\"") && c.manifest.contains("crop = 640")
         );
+        let e = draft_manifest(&signature(vec![1, 8], "embedding"), "ab", &opts()).unwrap();
+        assert!(e.manifest.contains("embedding_dim = 8") && !e.manifest.contains("logits ="));
         let mut no_task = signature(vec![1, 3], "");
         no_task.metadata.remove("task");
         assert!(draft_manifest(&no_task, "ab", &opts())

@@ -294,7 +294,7 @@ impl ModelRegistry {
         let o = &manifest.outputs;
         let consistent = match (manifest.task, &manifest.preprocess) {
             (Task::Classification, PreprocessSpec::CenterCrop { .. }) => {
-                manifest.input.layout == "nchw" && o.logits.is_some()
+                manifest.input.layout == "nchw" && (o.logits.is_some() || o.embedding.is_some())
             }
             (Task::Detection, PreprocessSpec::Letterbox { .. }) => {
                 ["nhwc", "nchw"].contains(&manifest.input.layout.as_str()) && o.detections.is_some()
@@ -315,7 +315,7 @@ impl ModelRegistry {
         }
         if !consistent {
             return Err(err("task, preprocessing kind, layout and outputs do not fit together \
-                 (classification: center_crop, nchw, logits; detection: letterbox, nhwc or nchw, detections; \
+                 (classification: center_crop, nchw, logits or an embedding; detection: letterbox, nhwc or nchw, detections; \
                  face_detection: letterbox, nhwc, raw: 4 BlazeFace outputs at size 256 or 3 \
                  CenterFace outputs, heatmap, scale, offset, at a size that is a multiple of 32)"
                 .into()));
