@@ -239,6 +239,7 @@ pub async fn run(settings: Settings, a: EvalArgs) -> Result<()> {
             top_k: 5,
             min_score: 0.0,
             tag_min_score: 1.0,
+            zero_shot: None,
         }),
         detector: None,
         faces: None,

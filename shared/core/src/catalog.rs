@@ -26,6 +26,12 @@ pub struct ClassifierConfig {
     /// A label contributes its taxonomy tags only at or above this probability. Default: 0.2.
     #[serde(default = "default_tag_min_score")]
     pub tag_min_score: f32,
+    /// Zero-shot classes: a prompts file (relative to the models folder; docs/models.md)
+    /// holding each class's text embedding from the same CLIP-style model as the image
+    /// encoder `model`; an image's labels are the classes by cosine similarity, scaled by
+    /// the file's `logit_scale`, softmaxed. Default: none (the model's own classes).
+    #[serde(default)]
+    pub zero_shot: Option<String>,
 }
 
 /// Detector settings of a catalog. Post-processing (thresholds, class-aware NMS, cap)

@@ -51,7 +51,7 @@ pub fn analyze(
     let mut redactable = Vec::new();
     if let Some(c) = &plan.classifier {
         if let Some(out) = outputs.get(&c.model) {
-            let classification = head.unwrap_or_else(|| c.classifier.classify(&out.logits));
+            let classification = head.unwrap_or_else(|| c.classify(out));
             (a.labels, a.tags) = (classification.labels, classification.tags);
             a.embedding = out.embedding.clone();
         }

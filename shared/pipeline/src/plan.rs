@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sightline_core::{CatalogConfig, Catalogs, DecodeMode, DetectorConfig, FaceConfig, Redact};
+use sightline_vision::classify::{Classification, ScoreKind};
 use sightline_vision::face::FaceDecoder;
 use sightline_vision::manifest::{LoadedModel, Task};
+use sightline_vision::zero_shot::ZeroShot;
 use sightline_vision::{
     Classifier, DetectionFilter, MinDecodeSize, ModelOutput, ModelRegistry, Preprocess, VisionError,
 };
@@ -74,6 +76,19 @@ pub struct ClassifierPlan {
     pub model: ModelId,
     /// Softmax, top-k and tags.
     pub classifier: Classifier,
+    /// Zero-shot classes, which replace the model's own (catalog `zero_shot`).
+    pub zero_shot: Option<ZeroShot>,
+}
+
+impl ClassifierPlan {
+    /// One image's classification from the model's output: its own classes, or the
+    /// zero-shot classes scored on its embedding.
+    pub fn classify(&self, output: &ModelOutput) -> Classification {
+        match (&self.zero_shot, &output.embedding) {
+            (Some(z), Some(e)) => self.classifier.classify(&z.logits(e)),
+            _ => self.classifier.classify(&output.logits),
+        }
+    }
 }
 
 /// A catalog's object detector.
@@ -150,12 +165,20 @@ impl CatalogPlan {
             Some(c) => {
                 let model = models.require(registry, &c.manifest_name(), Task::Classification);
                 let model = model.map_err(in_catalog)?;
-                let labels = models.get(model).labels.clone();
-                let scores = models.get(model).manifest.outputs.scores;
+                let loaded = models.get(model);
+                let zero_shot = match &c.zero_shot {
+                    Some(file) => Some(zero_shot(registry, loaded, file).map_err(in_catalog)?),
+                    None => None,
+                };
+                let (labels, scores) = match &zero_shot {
+                    Some(z) => (z.labels.clone(), ScoreKind::Logits),
+                    None => (loaded.labels.clone(), loaded.manifest.outputs.scores),
+                };
                 let classifier = Classifier::new(c.clone(), labels, &cfg.tags_by_label());
                 Some(ClassifierPlan {
                     model,
                     classifier: classifier.map_err(in_catalog)?.reading(scores),
+                    zero_shot,
                 })
             }
             None => None,
@@ -296,6 +319,29 @@ fn detector_plan(
         filter: DetectionFilter::from(cfg),
         tags,
     })
+}
+
+/// A classifier's zero-shot classes from the prompts `file` (relative to the models folder),
+/// for a model with an embedding output of the same width.
+fn zero_shot(
+    registry: &ModelRegistry,
+    model: &LoadedModel,
+    file: &str,
+) -> Result<ZeroShot, VisionError> {
+    let dim = model
+        .manifest
+        .outputs
+        .embedding_dim
+        .filter(|_| model.manifest.outputs.embedding.is_some());
+    let Some(dim) = dim else {
+        return Err(VisionError::Model {
+            model: model.manifest.name.clone(),
+            message: format!(
+                "zero_shot = {file:?} needs an image encoder with an embedding output"
+            ),
+        });
+    };
+    ZeroShot::load(&registry.dir().join(file), dim)
 }
 
 /// Face settings checked against the detector (`within`, `redact_classes` and, for

@@ -170,6 +170,7 @@ mod tests {
             top_k,
             min_score,
             tag_min_score,
+            zero_shot: None,
         }
     }
 

@@ -41,6 +41,7 @@ pub mod resample;
 pub mod runtime;
 pub mod turn;
 pub mod yolo;
+pub mod zero_shot;
 
 pub use classify::{Classification, Classifier};
 pub use decode::{decode_at_least, decode_image, DecodeLimits, Decoded, MinDecodeSize, RgbImage};
