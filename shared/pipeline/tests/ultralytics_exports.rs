@@ -164,3 +164,34 @@ async fn a_yolo_classify_export_gives_its_own_probabilities() {
         }
     }
 }
+
+#[test]
+fn a_model_with_nan_outputs_stops_the_start() {
+    let fixtures = repo().join("tests/fixtures/models");
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["nan_fixture.onnx", "yolo_cls_labels.txt"] {
+        std::fs::copy(fixtures.join(f), dir.path().join(f)).unwrap();
+    }
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(
+            std::fs::read(fixtures.join("nan_fixture.onnx")).unwrap(),
+        ))
+    };
+    let manifest = format!(
+        "name = \"broken\"\nversion = \"1\"\ntask = \"classification\"\nfile = \"nan_fixture.onnx\"\n\
+         sha256 = \"{sha}\"\nlabels = \"yolo_cls_labels.txt\"\nsource = \"t\"\nlicence = \"t\"\n\
+         [input]\nname = \"images\"\nlayout = \"nchw\"\nshape = [1, 3, 224, 224]\n\
+         [preprocess]\nkind = \"center_crop\"\nresize_shorter = 224\ncrop = 224\n\
+         mean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n[outputs]\nlogits = \"output0\"\n"
+    );
+    std::fs::write(dir.path().join("broken.toml"), manifest).unwrap();
+    let toml = "name = \"b\"\n[classifier]\nmodel = \"broken\"\n";
+    let catalog = CatalogConfig::from_toml(toml, "test").unwrap();
+    let started = RealPipeline::try_with_models(dir.path().into(), [catalog], 1);
+    let e = chain(&started.err().expect("the start must fail"));
+    assert!(
+        e.contains("broken") && e.contains("logits output has 1 NaN"),
+        "{e}"
+    );
+}

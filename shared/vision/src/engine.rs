@@ -115,7 +115,35 @@ pub fn check_model(env: &Environment, model: &LoadedModel) -> Result<(), VisionE
         intra_threads: 1,
         execution_provider: "cpu".into(),
     };
-    session(env, model, &cfg).map(drop)
+    let mut session = session(env, model, &cfg)?;
+    probe_outputs(&mut session, model)
+}
+
+/// Runs `model` once on a constant input (0.5 in every element) and refuses outputs that
+/// are NaN or +∞ (a broken export, an overflow): at start-up, not as a batch of error rows.
+fn probe_outputs(session: &mut Session, model: &LoadedModel) -> Result<(), VisionError> {
+    let len = model.preprocess().tensor_len();
+    let out = run_one(session, model, &vec![0.5; len], 1)?;
+    let named = [("logits", &out.logits), ("detections", &out.detections)];
+    let embedding = out.embedding.iter().map(|e| ("embedding", e));
+    let raw = out.raw.iter().map(|(_, v)| ("raw", v));
+    for (what, values) in named.into_iter().chain(embedding).chain(raw) {
+        // Padding rows of a YOLO output carry a score of -inf on purpose.
+        let bad = values
+            .iter()
+            .filter(|v| v.is_nan() || **v == f32::INFINITY)
+            .count();
+        if bad > 0 {
+            return Err(VisionError::Model {
+                model: model.manifest.name.clone(),
+                message: format!(
+                    "its {what} output has {bad} NaN or infinite values on a constant test \
+                     input: a broken export, or a normalisation the model was not trained with"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn session(
@@ -290,7 +318,7 @@ impl Engine {
             );
             let handle = std::thread::Builder::new()
                 .name(format!("sightline-infer-{i}"))
-                .spawn(move || worker(env, rx, models, cfg, ready))
+                .spawn(move || worker(env, rx, models, cfg, ready, i == 0))
                 .map_err(|e| VisionError::Engine(format!("cannot spawn inference thread: {e}")))?;
             workers.push(handle);
         }
@@ -376,9 +404,18 @@ fn worker(
     models: Vec<Arc<LoadedModel>>,
     cfg: EngineConfig,
     ready: std::sync::mpsc::Sender<Result<(), VisionError>>,
+    probe: bool,
 ) {
-    let sessions: Result<Vec<Session>, VisionError> =
-        models.iter().map(|m| session(env, m, &cfg)).collect();
+    let sessions: Result<Vec<Session>, VisionError> = models
+        .iter()
+        .map(|m| {
+            let mut s = session(env, m, &cfg)?;
+            if probe {
+                probe_outputs(&mut s, m)?;
+            }
+            Ok(s)
+        })
+        .collect();
     let mut sessions = match sessions {
         Ok(s) => {
             let _ = ready.send(Ok(()));
