@@ -674,6 +674,18 @@ fn imported_ultralytics_exports_run_from_a_catalog_file_of_your_own() {
         !missing.status.success() && stderr.contains("nope.toml"),
         "{stderr}"
     );
+    // `models check`: the model alone over the photos, its top predictions per image.
+    let check = ["models", "check", "shelf_colour", "--images"].map(std::ffi::OsStr::new);
+    let o = sightline(&[&check[..], &[source.as_os_str()]].concat());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && stdout.contains("chelsea.jpg: red 0.99"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 images:") && stdout.contains("ms of model time"),
+        "{stdout}"
+    );
 }
 
 /// An encoder without logits (the embedding fixture: as a DINOv2 or CLIP image tower,

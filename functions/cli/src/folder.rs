@@ -114,46 +114,63 @@ pub async fn run_embedded(
     run_folder(pipeline, batch, progress).await
 }
 
-/// The pipeline of an embedded run over `source` for `catalog`, and its source store.
+/// The pipeline of an embedded run over `source` for `catalog` (a name, or a catalog
+/// file's path), and its source store.
 pub fn open_embedded(
     settings: Settings,
     source: &Path,
     catalog: &str,
     output: &Path,
 ) -> Result<(Arc<Pipeline>, Store)> {
+    match own_catalog(catalog)? {
+        Some(own) => open_with_catalog(settings, source, own, output),
+        None => {
+            check_folders(source, output)?;
+            let (src, sink) = embedded::stores(source, catalog, &settings, output);
+            let pipeline = Arc::new(open(settings, src.clone(), sink)?);
+            pipeline.require_catalog(catalog)?;
+            Ok((pipeline, src))
+        }
+    }
+}
+
+/// The pipeline of an embedded run over `source` for a catalog of the caller's, beside the
+/// models folder's own catalogs (it replaces one of the same name).
+pub fn open_with_catalog(
+    settings: Settings,
+    source: &Path,
+    own: CatalogConfig,
+    output: &Path,
+) -> Result<(Arc<Pipeline>, Store)> {
+    check_folders(source, output)?;
+    let name = own.name.clone();
+    let (src, sink) = embedded::stores(source, &name, &settings, output);
+    let dir = settings.locate_models_dir()?;
+    let shipped = dir.join("catalogs");
+    let mut catalogs = match shipped.is_dir() {
+        true => Catalogs::load_dir(&shipped)?,
+        false => Catalogs::default(),
+    };
+    catalogs.insert(own);
+    let pipeline = Pipeline::builder(settings, src.clone(), sink)
+        .registry(ModelRegistry::new(dir))
+        .catalogs(catalogs)
+        .build()
+        .context("starting the pipeline")?;
+    let pipeline = Arc::new(pipeline);
+    pipeline.require_catalog(&name)?;
+    Ok((pipeline, src))
+}
+
+/// The source is a folder, apart from the output.
+fn check_folders(source: &Path, output: &Path) -> Result<()> {
     if !source.exists() {
         bail!("source folder {} does not exist", source.display());
     }
     if !source.is_dir() {
         bail!("source {} is not a folder", source.display());
     }
-    separate_folders(source, output)?;
-    let own = own_catalog(catalog)?;
-    let name = own
-        .as_ref()
-        .map_or(catalog, |c| c.name.as_str())
-        .to_string();
-    let (src, sink) = embedded::stores(source, &name, &settings, output);
-    let pipeline = match own {
-        None => open(settings, src.clone(), sink)?,
-        Some(own) => {
-            let dir = settings.locate_models_dir()?;
-            let shipped = dir.join("catalogs");
-            let mut catalogs = match shipped.is_dir() {
-                true => Catalogs::load_dir(&shipped)?,
-                false => Catalogs::default(),
-            };
-            catalogs.insert(own);
-            Pipeline::builder(settings, src.clone(), sink)
-                .registry(ModelRegistry::new(dir))
-                .catalogs(catalogs)
-                .build()
-                .context("starting the pipeline")?
-        }
-    };
-    let pipeline = Arc::new(pipeline);
-    pipeline.require_catalog(&name)?;
-    Ok((pipeline, src))
+    separate_folders(source, output)
 }
 
 /// The catalog file `--catalog` names, when it names a file (it ends in `.toml`) rather

@@ -9,6 +9,7 @@
 mod annotate;
 mod bench;
 mod bucket;
+mod check;
 mod compact;
 mod demo;
 mod eval;

@@ -1,5 +1,6 @@
 //! `sightline models list|show|promote|rollback`: the registry of a catalog's heads;
-//! `sightline models import|inspect`: ONNX models of your own ([`crate::import`]).
+//! `sightline models import|inspect|check`: ONNX models of your own ([`crate::import`],
+//! [`crate::check`]).
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -8,6 +9,7 @@ use sightline_registry::{Alias, HeadManifest, Registry};
 use sightline_core::Settings;
 
 use crate::bucket::BucketArgs;
+use crate::check::{self, CheckArgs};
 use crate::import::{self, ImportArgs};
 use crate::outcome::Outcome;
 
@@ -27,6 +29,9 @@ enum Action {
     Import(ImportArgs),
     /// Print an ONNX file's tensors and metadata, and the manifest `import` would write.
     Inspect(ImportArgs),
+    /// Run a model of the models folder alone over a few images: its top predictions per
+    /// image and its time per image.
+    Check(CheckArgs),
     /// Every version of a catalog, its validation numbers and its role.
     List(Target),
     /// One version's manifest and model card (default: the champion).
@@ -80,6 +85,7 @@ pub async fn run(settings: Settings, a: ModelsArgs) -> Result<Outcome> {
     match a.action {
         Action::Import(i) => import::import(&settings, &i)?,
         Action::Inspect(i) => import::inspect(&settings, &i)?,
+        Action::Check(c) => check::check(settings, &c).await?,
         Action::List(t) => list(&t).await?,
         Action::Show { target, version } => show(&target, version).await?,
         Action::Promote {
