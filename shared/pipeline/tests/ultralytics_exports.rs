@@ -143,14 +143,7 @@ async fn a_yolo_classify_export_gives_its_own_probabilities() {
     let toml = "name = \"cls\"\n[classifier]\nmodel = \"yolov8cls_fixture\"\ntop_k = 4\n";
     let catalog = CatalogConfig::from_toml(toml, "test").unwrap();
     let real = RealPipeline::with_models(fixtures, [catalog], 4);
-    let mut keys = Vec::new();
-    for name in expected.keys() {
-        let key = format!("incoming/cls/{name}");
-        let path = real.source.path().join(&key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::copy(repo().join("tests/fixtures/images").join(name), path).unwrap();
-        keys.push(key);
-    }
+    let keys = real.put_fixture_images("cls", expected.keys());
     let rows = success_rows(&real.pipeline, &keys).await;
     for (name, want) in &expected {
         let row = &rows[&format!("incoming/cls/{name}")];

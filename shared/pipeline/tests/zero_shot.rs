@@ -27,14 +27,7 @@ async fn a_zero_shot_catalog_labels_photos_by_their_class_prompts() {
                 zero_shot = \"zero_shot_prompts.json\"\n[taxonomy]\nwarm = [\"reddish\"]\n";
     let catalog = CatalogConfig::from_toml(toml, "test").unwrap();
     let real = RealPipeline::with_models(fixtures, [catalog], 4);
-    let mut keys = Vec::new();
-    for name in expected.keys() {
-        let key = format!("incoming/colours/{name}");
-        let path = real.source.path().join(&key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::copy(repo().join("tests/fixtures/images").join(name), path).unwrap();
-        keys.push(key);
-    }
+    let keys = real.put_fixture_images("colours", expected.keys());
     let rows = success_rows(&real.pipeline, &keys).await;
     for (name, want) in &expected {
         let row = &rows[&format!("incoming/colours/{name}")];

@@ -471,6 +471,26 @@ impl RealPipeline {
     }
 }
 
+impl RealPipeline {
+    /// Copies the fixture photos `names` (`tests/fixtures/images`) under
+    /// `incoming/<catalog>/` of the source folder; their keys.
+    pub fn put_fixture_images<'a>(
+        &self,
+        catalog: &str,
+        names: impl IntoIterator<Item = &'a String>,
+    ) -> Vec<String> {
+        let mut keys = Vec::new();
+        for name in names {
+            let key = format!("incoming/{catalog}/{name}");
+            let path = self.source.path().join(&key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::copy(repo().join("tests/fixtures/images").join(name), path).unwrap();
+            keys.push(key);
+        }
+        keys
+    }
+}
+
 /// Processes `keys` of bucket `b` as one message through a pipeline of real models and
 /// returns the rows by key; every row must be a success row.
 pub async fn success_rows(
