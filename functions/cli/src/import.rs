@@ -47,6 +47,9 @@ pub struct ImportArgs {
     /// Ultralytics exports, logits otherwise).
     #[arg(long, value_parser = parse_scores)]
     scores: Option<ScoreKind>,
+    /// The model takes blue, green, red (mean and std then in that order too).
+    #[arg(long)]
+    bgr: bool,
     /// Replace a model of the same name.
     #[arg(long)]
     force: bool,
@@ -102,6 +105,7 @@ fn draft(settings: &Settings, a: &ImportArgs) -> Result<(Vec<u8>, OnnxSignature,
         mean: a.mean,
         std: a.std,
         scores: a.scores,
+        bgr: a.bgr,
     };
     let sha = hex::encode(Sha256::digest(&onnx));
     let draft = draft_manifest(&sig, &sha, &opts)

@@ -54,7 +54,7 @@ pub fn footprint(
 mod tests {
     use super::*;
     use sightline_vision::probe::{Codec, DECODER_STATE_BYTES};
-    use sightline_vision::{Layout, Letterbox};
+    use sightline_vision::{Channels, Layout, Letterbox};
 
     #[test]
     fn the_peak_is_the_decode_or_the_kept_image_whichever_is_larger() {
@@ -71,6 +71,7 @@ mod tests {
             std: [1.0; 3],
             pad: 0,
             layout: Layout::Nhwc,
+            channels: Channels::Rgb,
         });
         let tensor = 640 * 640 * 3 * 4;
         let plain = footprint(&header, 1000, std::slice::from_ref(&letterbox), false);

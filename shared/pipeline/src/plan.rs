@@ -430,7 +430,7 @@ impl CatalogPlans {
 
 #[cfg(test)]
 mod tests {
-    use sightline_vision::{ClassifierPreprocess, Layout, Letterbox};
+    use sightline_vision::{Channels, ClassifierPreprocess, Layout, Letterbox};
 
     use super::*;
 
@@ -441,6 +441,8 @@ mod tests {
             crop: 224,
             mean: [0.5; 3],
             std: [0.5; 3],
+            layout: Layout::Nchw,
+            channels: Channels::Rgb,
         });
         let detector = |size| {
             Preprocess::Letterbox(Letterbox {
@@ -449,6 +451,7 @@ mod tests {
                 std: [1.0; 3],
                 pad: 0,
                 layout: Layout::Nhwc,
+                channels: Channels::Rgb,
             })
         };
         let only = min_decode_size([classifier.clone()]);

@@ -88,6 +88,8 @@ pub struct ImportOptions {
     pub std: Option<[f32; 3]>,
     /// Classifiers: what the output holds (Ultralytics: probabilities; else logits).
     pub scores: Option<ScoreKind>,
+    /// The input's colour order is blue, green, red (Caffe, OpenCV-trained models).
+    pub bgr: bool,
 }
 
 /// A manifest ready to write, and the labels file's lines.
@@ -183,6 +185,7 @@ pub fn draft_manifest(
     } else {
         format!("[{batch}, {size}, {size}, 3]")
     };
+    let channels = if opts.bgr { "channels = \"bgr\"\n" } else { "" };
     let [output] = sig.outputs.as_slice() else {
         return Err(format!("the graph has {} outputs; import reads one (write the manifest by hand: docs/models.md)", sig.outputs.len()));
     };
@@ -191,7 +194,7 @@ pub fn draft_manifest(
             let format = detection_format(&output.shape, labels.len())?;
             let pad = if ultralytics { 114 } else { 0 };
             format!(
-                "task = \"detection\"\n{head}\n[input]\nname = {:?}\nlayout = \"{layout}\"\nshape = {shape}\n\n\
+                "task = \"detection\"\n{head}\n[input]\nname = {:?}\nlayout = \"{layout}\"\nshape = {shape}\n{channels}\n\
                  [preprocess]\nkind = \"letterbox\"\nsize = {size}\nmean = {mean:?}\nstd = {std:?}\npad = {pad}\n\n\
                  [outputs]\ndetections = {:?}\ndetection_format = \"{format}\"\n",
                 input.name, output.name, head = "{head}"
@@ -223,7 +226,7 @@ pub fn draft_manifest(
                 ));
             }
             format!(
-                "task = \"classification\"\n{head}\n[input]\nname = {:?}\nlayout = \"{layout}\"\nshape = {shape}\n\n\
+                "task = \"classification\"\n{head}\n[input]\nname = {:?}\nlayout = \"{layout}\"\nshape = {shape}\n{channels}\n\
                  [preprocess]\nkind = \"center_crop\"\nresize_shorter = {resize}\ncrop = {crop}\nmean = {mean:?}\nstd = {std:?}\n\n\
                  [outputs]\nlogits = {:?}\nscores = \"{scores}\"\n",
                 input.name, output.name, head = "{head}"
@@ -242,7 +245,7 @@ pub fn draft_manifest(
                 }
             };
             format!(
-                "task = \"classification\"\n{head}\n[input]\nname = {:?}\nlayout = \"{layout}\"\nshape = {shape}\n\n\
+                "task = \"classification\"\n{head}\n[input]\nname = {:?}\nlayout = \"{layout}\"\nshape = {shape}\n{channels}\n\
                  [preprocess]\nkind = \"center_crop\"\nresize_shorter = {resize}\ncrop = {crop}\nmean = {mean:?}\nstd = {std:?}\n\n\
                  [outputs]\n# No logits: rows store the embedding; `sightline retrain` trains a head on it.\n\
                  embedding = {:?}\nembedding_dim = {dim}\n",
@@ -356,6 +359,7 @@ mod tests {
             mean: None,
             std: None,
             scores: None,
+            bgr: false,
         }
     }
 
@@ -378,7 +382,16 @@ mod tests {
         }
         let e = draft_manifest(&signature(vec![1, 9, 8400], "detect"), "ab", &opts()).unwrap_err();
         assert!(e.contains("none of the known detector layouts"), "{e}");
+        let bgr = ImportOptions {
+            bgr: true,
+            ..opts()
+        };
+        let d = draft_manifest(&signature(vec![1, 7, 8400], "detect"), "ab", &bgr).unwrap();
+        let m: crate::manifest::ModelManifest = toml::from_str(&d.manifest).unwrap();
+        assert_eq!(m.input.channels, crate::manifest::ChannelOrder::Bgr);
         let c = draft_manifest(&signature(vec![1, 3], "classify"), "ab", &opts()).unwrap();
+        let m: crate::manifest::ModelManifest = toml::from_str(&c.manifest).unwrap();
+        assert_eq!(m.outputs.scores, ScoreKind::Probabilities);
         assert!(
             c.manifest.contains("scores = \"probabilities\"") && c.manifest.contains("crop = 640")
         );

@@ -50,7 +50,7 @@ pub use encode::{encode_image, encode_image_within, EncodeError, EncodeFormat};
 pub use engine::{Engine, ModelOutput};
 pub use head::HeadSession;
 pub use manifest::{ModelManifest, ModelRegistry};
-pub use preprocess::{ClassifierPreprocess, Layout, Letterbox, Preprocess};
+pub use preprocess::{Channels, ClassifierPreprocess, Layout, Letterbox, Preprocess};
 pub use probe::{probe_header, ImageHeader};
 pub use redact::{redact, PixelRect, RedactStyle};
 pub use turn::QuarterTurn;

@@ -11,7 +11,7 @@ use sightline_core::Precision;
 
 use crate::classify::ScoreKind;
 use crate::face::{FaceDecoder, FaceFormat};
-use crate::preprocess::{Layout, Letterbox, Preprocess};
+use crate::preprocess::{Channels, Layout, Letterbox, Preprocess};
 use crate::yolo::DetectionFormat;
 use crate::{ClassifierPreprocess, VisionError};
 
@@ -38,6 +38,20 @@ pub struct InputSpec {
     pub layout: String,
     /// Shape; -1 marks a dynamic axis.
     pub shape: Vec<i64>,
+    /// Colour order, `rgb` (default) or `bgr`; `mean` and `std` are in this order.
+    #[serde(default)]
+    pub channels: ChannelOrder,
+}
+
+/// `[input] channels` of a manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    /// Red, green, blue.
+    #[default]
+    Rgb,
+    /// Blue, green, red.
+    Bgr,
 }
 
 /// Preprocessing parameters, by `kind`.
@@ -151,6 +165,15 @@ pub struct LoadedModel {
 impl LoadedModel {
     /// The preprocessing this model expects.
     pub fn preprocess(&self) -> Preprocess {
+        let input = &self.manifest.input;
+        let layout = match input.layout.as_str() {
+            "nchw" => Layout::Nchw,
+            _ => Layout::Nhwc,
+        };
+        let channels = match input.channels {
+            ChannelOrder::Rgb => Channels::Rgb,
+            ChannelOrder::Bgr => Channels::Bgr,
+        };
         match self.manifest.preprocess {
             PreprocessSpec::CenterCrop {
                 resize_shorter,
@@ -162,6 +185,8 @@ impl LoadedModel {
                 crop,
                 mean,
                 std,
+                layout,
+                channels,
             }),
             PreprocessSpec::Letterbox {
                 size,
@@ -173,11 +198,8 @@ impl LoadedModel {
                 mean,
                 std,
                 pad,
-                layout: if self.manifest.input.layout == "nchw" {
-                    Layout::Nchw
-                } else {
-                    Layout::Nhwc
-                },
+                layout,
+                channels,
             }),
         }
     }
@@ -294,7 +316,8 @@ impl ModelRegistry {
         let o = &manifest.outputs;
         let consistent = match (manifest.task, &manifest.preprocess) {
             (Task::Classification, PreprocessSpec::CenterCrop { .. }) => {
-                manifest.input.layout == "nchw" && (o.logits.is_some() || o.embedding.is_some())
+                ["nchw", "nhwc"].contains(&manifest.input.layout.as_str())
+                    && (o.logits.is_some() || o.embedding.is_some())
             }
             (Task::Detection, PreprocessSpec::Letterbox { .. }) => {
                 ["nhwc", "nchw"].contains(&manifest.input.layout.as_str()) && o.detections.is_some()
@@ -315,7 +338,7 @@ impl ModelRegistry {
         }
         if !consistent {
             return Err(err("task, preprocessing kind, layout and outputs do not fit together \
-                 (classification: center_crop, nchw, logits or an embedding; detection: letterbox, nhwc or nchw, detections; \
+                 (classification: center_crop, nchw or nhwc, logits or an embedding; detection: letterbox, nhwc or nchw, detections; \
                  face_detection: letterbox, nhwc, raw: 4 BlazeFace outputs at size 256 or 3 \
                  CenterFace outputs, heatmap, scale, offset, at a size that is a multiple of 32)"
                 .into()));

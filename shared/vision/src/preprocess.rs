@@ -92,6 +92,8 @@ pub struct Letterbox {
     pub pad: u8,
     /// Tensor layout.
     pub layout: Layout,
+    /// Colour order; `mean` and `std` are in this order.
+    pub channels: Channels,
 }
 
 /// The order of a model input's axes.
@@ -103,6 +105,33 @@ pub enum Layout {
     Nhwc,
     /// Batch, channels, height, width (PyTorch exports: Ultralytics, timm, torchvision).
     Nchw,
+}
+
+/// The order of a model input's colour channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Channels {
+    /// Red, green, blue (the default).
+    #[default]
+    Rgb,
+    /// Blue, green, red (Caffe and OpenCV-trained models).
+    Bgr,
+}
+
+impl Channels {
+    /// The image channel each tensor channel takes.
+    pub fn order(self) -> [usize; 3] {
+        match self {
+            Channels::Rgb => [0, 1, 2],
+            Channels::Bgr => [2, 1, 0],
+        }
+    }
+}
+
+/// `(p / 255 − mean) / std` for every pixel value, per tensor channel.
+fn normalise_lut(mean: [f32; 3], std: [f32; 3]) -> [[f32; 256]; 3] {
+    std::array::from_fn(|c| {
+        std::array::from_fn(|v| ((v as f64 / 255.0 - mean[c] as f64) / std[c] as f64) as f32)
+    })
 }
 
 impl Letterbox {
@@ -131,11 +160,8 @@ impl Letterbox {
             (0, 0),
             (w, h),
         );
-        let lut: [[f32; 256]; 3] = std::array::from_fn(|c| {
-            std::array::from_fn(|v| {
-                ((v as f64 / 255.0 - self.mean[c] as f64) / self.std[c] as f64) as f32
-            })
-        });
+        let lut = normalise_lut(self.mean, self.std);
+        let order = self.channels.order();
         let pad = self.pad as usize;
         match self.layout {
             Layout::Nhwc => {
@@ -149,7 +175,7 @@ impl Letterbox {
                         .chunks_exact_mut(3)
                         .zip(px[y * w * 3..(y + 1) * w * 3].chunks_exact(3))
                     {
-                        (0..3).for_each(|c| o[c] = lut[c][p[c] as usize]);
+                        (0..3).for_each(|c| o[c] = lut[c][p[order[c]] as usize]);
                     }
                 }
             }
@@ -161,7 +187,7 @@ impl Letterbox {
                         let at = (y + dy) * size + dx;
                         let src = px[y * w * 3..(y + 1) * w * 3].chunks_exact(3);
                         for (o, p) in channel[at..at + w].iter_mut().zip(src) {
-                            *o = lut[c][p[c] as usize];
+                            *o = lut[c][p[order[c]] as usize];
                         }
                     }
                 }
@@ -186,6 +212,10 @@ pub struct ClassifierPreprocess {
     pub mean: [f32; 3],
     /// Per-channel standard deviation on the 0..1 scale (R, G, B).
     pub std: [f32; 3],
+    /// Tensor layout (PyTorch classifiers: NCHW; Keras/TF ones: NHWC).
+    pub layout: Layout,
+    /// Colour order; `mean` and `std` are in this order.
+    pub channels: Channels,
 }
 
 /// Python's `round(x / 2)` for a non-negative integer `x` (round half to even).
@@ -244,13 +274,21 @@ impl ClassifierPreprocess {
         let lut: [[f32; 256]; 3] = std::array::from_fn(|c| {
             std::array::from_fn(|v| (v as f32 / 255.0 - self.mean[c]) / self.std[c])
         });
-        let plane = (self.crop * self.crop) as usize;
-        let (r, rest) = out.split_at_mut(plane);
-        let (g, b) = rest.split_at_mut(plane);
-        for (i, px) in dst.chunks_exact(3).enumerate() {
-            r[i] = lut[0][px[0] as usize];
-            g[i] = lut[1][px[1] as usize];
-            b[i] = lut[2][px[2] as usize];
+        let order = self.channels.order();
+        match self.layout {
+            Layout::Nchw => {
+                let plane = (self.crop * self.crop) as usize;
+                for (c, channel) in out.chunks_exact_mut(plane).enumerate() {
+                    for (o, px) in channel.iter_mut().zip(dst.chunks_exact(3)) {
+                        *o = lut[c][px[order[c]] as usize];
+                    }
+                }
+            }
+            Layout::Nhwc => {
+                for (o, px) in out.chunks_exact_mut(3).zip(dst.chunks_exact(3)) {
+                    (0..3).for_each(|c| o[c] = lut[c][px[order[c]] as usize]);
+                }
+            }
         }
     }
 }
@@ -258,6 +296,32 @@ impl ClassifierPreprocess {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_classifier_input_follows_its_layout_and_channel_order() {
+        // A 4 × 4 image of one colour: every layout and order holds the same values, moved.
+        let img = RgbImage::filled(4, 4, [255, 128, 0]);
+        let run = |layout, channels| {
+            let p = ClassifierPreprocess {
+                resize_shorter: 4,
+                crop: 2,
+                mean: [0.0; 3],
+                std: [1.0; 3],
+                layout,
+                channels,
+            };
+            let mut out = vec![f32::NAN; p.tensor_len()];
+            p.run(&img, &mut out);
+            out
+        };
+        let (r, g) = (1.0, 128.0 / 255.0);
+        let nchw = run(Layout::Nchw, Channels::Rgb);
+        assert_eq!((nchw[0], nchw[4], nchw[8]), (r, g, 0.0));
+        let bgr = run(Layout::Nchw, Channels::Bgr);
+        assert_eq!((bgr[0], bgr[4], bgr[8]), (0.0, g, r));
+        let nhwc = run(Layout::Nhwc, Channels::Bgr);
+        assert_eq!(&nhwc[..6], &[0.0, g, r, 0.0, g, r]);
+    }
 
     #[test]
     fn a_letterbox_pads_with_its_value_in_either_layout() {
@@ -270,6 +334,7 @@ mod tests {
                 std: [1.0; 3],
                 pad: 114,
                 layout,
+                channels: Channels::Rgb,
             };
             let mut out = vec![f32::NAN; lb.tensor_len()];
             let g = lb.run(&img, &mut out);
@@ -293,6 +358,8 @@ mod tests {
             crop: 224,
             mean: [0.5; 3],
             std: [0.5; 3],
+            layout: Layout::Nchw,
+            channels: Channels::Rgb,
         }
     }
 

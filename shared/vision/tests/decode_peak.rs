@@ -150,6 +150,8 @@ fn decode_and_preprocess_stay_within_their_estimates() {
             crop: 224,
             mean: [0.0; 3],
             std: [1.0; 3],
+            layout: sightline_vision::Layout::Nchw,
+            channels: sightline_vision::Channels::Rgb,
         }),
         Preprocess::Letterbox(Letterbox {
             size: 512,
@@ -157,6 +159,7 @@ fn decode_and_preprocess_stay_within_their_estimates() {
             std: [1.0; 3],
             pad: 0,
             layout: sightline_vision::Layout::Nhwc,
+            channels: sightline_vision::Channels::Rgb,
         }),
     ];
     for (name, bytes) in cases {
