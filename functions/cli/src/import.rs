@@ -72,15 +72,20 @@ fn parse_scores(text: &str) -> Result<ScoreKind, String> {
     }
 }
 
-/// The file, its signature and the manifest it would get.
-fn draft(settings: &Settings, a: &ImportArgs) -> Result<(Vec<u8>, OnnxSignature, Draft)> {
+/// The file's bytes and what it says about itself.
+fn read(settings: &Settings, a: &ImportArgs) -> Result<(Vec<u8>, OnnxSignature)> {
+    let onnx = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    let env = environment(settings.ort_dylib.as_deref())?;
+    let sig = read_signature(env, &onnx).with_context(|| a.file.display().to_string())?;
+    Ok((onnx, sig))
+}
+
+/// The manifest the file would get.
+fn draft(a: &ImportArgs, onnx: &[u8], sig: &OnnxSignature) -> Result<Draft> {
     let valid = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     if a.name.is_empty() || !a.name.chars().all(valid) {
         bail!("--name {:?}: letters, digits, '_' and '-' only", a.name);
     }
-    let onnx = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let env = environment(settings.ort_dylib.as_deref())?;
-    let sig = read_signature(env, &onnx).with_context(|| a.file.display().to_string())?;
     let labels = match &a.labels {
         Some(p) => {
             let text =
@@ -107,17 +112,13 @@ fn draft(settings: &Settings, a: &ImportArgs) -> Result<(Vec<u8>, OnnxSignature,
         scores: a.scores,
         bgr: a.bgr,
     };
-    let sha = hex::encode(Sha256::digest(&onnx));
-    let draft = draft_manifest(&sig, &sha, &opts)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
-    Ok((onnx, sig, draft))
+    let sha = hex::encode(Sha256::digest(onnx));
+    draft_manifest(sig, &sha, &opts).map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))
 }
 
 /// `sightline models inspect`: prints what the file says and the manifest `import` writes.
 pub fn inspect(settings: &Settings, a: &ImportArgs) -> Result<()> {
-    let onnx = std::fs::read(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let env = environment(settings.ort_dylib.as_deref())?;
-    let sig = read_signature(env, &onnx)?;
+    let (onnx, sig) = read(settings, a)?;
     for (kind, tensors) in [("input", &sig.inputs), ("output", &sig.outputs)] {
         for t in tensors {
             println!("{kind} {:?} {:?}", t.name, t.shape);
@@ -126,8 +127,8 @@ pub fn inspect(settings: &Settings, a: &ImportArgs) -> Result<()> {
     for (k, v) in &sig.metadata {
         println!("metadata {k} = {v}");
     }
-    match draft(settings, a) {
-        Ok((_, _, d)) => println!("\n# {}.toml\n{}", a.name, d.manifest),
+    match draft(a, &onnx, &sig) {
+        Ok(d) => println!("\n# {}.toml\n{}", a.name, d.manifest),
         Err(e) => println!("\nno manifest: {e:#}"),
     }
     Ok(())
@@ -136,7 +137,8 @@ pub fn inspect(settings: &Settings, a: &ImportArgs) -> Result<()> {
 /// `sightline models import`: writes `<name>.onnx`, `<name>_labels.txt` and `<name>.toml`
 /// into the models folder, then loads the model and checks it as the pipeline will.
 pub fn import(settings: &Settings, a: &ImportArgs) -> Result<()> {
-    let (onnx, _, draft) = draft(settings, a)?;
+    let (onnx, sig) = read(settings, a)?;
+    let draft = draft(a, &onnx, &sig)?;
     let dir = settings.locate_models_dir()?;
     let manifest = dir.join(format!("{}.toml", a.name));
     if manifest.exists() && !a.force {

@@ -60,7 +60,7 @@ pub fn analyze(
         if let Some(out) = outputs.get(&d.model) {
             let labels = &models.get(d.model).labels;
             let rows = decode_rows(&out.detections, geometry, frame.size, labels);
-            if let Some(f) = plan.faces.as_ref().filter(|f| f.config.redact.is_on()) {
+            if let Some(f) = plan.faces.as_ref().filter(|f| f.hides_detections()) {
                 let uncapped = d.filter.uncapped().apply(rows.clone()).into_iter();
                 redactable = uncapped.filter(|det| f.may_hide(&det.label)).collect();
             }

@@ -119,6 +119,14 @@ pub struct FacePlan {
 }
 
 impl FacePlan {
+    /// Whether a redacted copy may hide any detection whole (`redact_classes`, or unfaced
+    /// people): only then are the detector's uncapped boxes kept for the redaction.
+    pub fn hides_detections(&self) -> bool {
+        self.config.redact.is_on()
+            && (!self.config.redact_classes.is_empty()
+                || self.config.redact == Redact::FacesAndUnfacedPeople)
+    }
+
     /// Whether a redacted copy may hide detections with this detector `label` whole
     /// (`redact_classes`; `person` when unfaced people are hidden).
     pub fn may_hide(&self, label: &str) -> bool {
